@@ -1,0 +1,9 @@
+//! File formats xlingo reads and writes: GGUF (with dequantisation), safetensors, Hugging Face
+//! config.json, tokenizers and chat templates. Pure Rust and wasm-safe: everything works on byte
+//! slices; only [`gguf::Gguf::open`] memory-maps a file, natively.
+
+pub mod error;
+pub mod gguf;
+pub mod quant;
+
+pub use error::{FormatError, Result};
