@@ -158,5 +158,8 @@ impl GgmlType {
 /// Dequantise `n_elements` weights of type `ty` stored in `bytes` into f32.
 pub fn dequantize(ty: GgmlType, bytes: &[u8], n_elements: usize) -> Result<Vec<f32>> {
     let _ = (ty, bytes, n_elements);
-    Err(FormatError::Invalid(format!("dequantisation of {} not implemented yet", ty.name())))
+    Err(FormatError::Invalid(format!(
+        "dequantisation of {} not implemented yet",
+        ty.name()
+    )))
 }
