@@ -1,0 +1,185 @@
+//! Weights by name, in one layout whatever the file: GGUF tensor names, row-major shapes as
+//! PyTorch sees them ([out, in] for matrices), f32 values, and the Q/K row order GGUF uses.
+//!
+//! Hugging Face LLaMA checkpoints pair rotary dimensions as (i, i + d/2) (`rotate_half`); the
+//! HF→GGUF converter permutes the rows of `q_proj` and `k_proj` within each head so that
+//! llama.cpp's interleaved rope — pairs (2i, 2i + 1) — computes the same thing. We apply the
+//! same permutation when reading safetensors, so the model has a single code path.
+
+use std::collections::HashMap;
+
+use safetensors::{Dtype, SafeTensors};
+
+use crate::config::ModelConfig;
+use crate::error::{FormatError, Result};
+use crate::gguf::Gguf;
+
+/// Something that yields named f32 tensors in GGUF naming and layout.
+pub trait WeightSource {
+    /// Row-major shape and values of a tensor.
+    fn tensor_f32(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>)>;
+    fn contains(&self, name: &str) -> bool;
+}
+
+impl WeightSource for Gguf {
+    fn tensor_f32(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>)> {
+        Gguf::tensor_f32(self, name)
+    }
+    fn contains(&self, name: &str) -> bool {
+        self.header.tensor(name).is_some()
+    }
+}
+
+/// The HF name of a GGUF tensor name, for LLaMA-family checkpoints.
+pub fn hf_name(gguf_name: &str) -> Option<String> {
+    let fixed = match gguf_name {
+        "token_embd.weight" => Some("model.embed_tokens.weight"),
+        "output_norm.weight" => Some("model.norm.weight"),
+        "output.weight" => Some("lm_head.weight"),
+        _ => None,
+    };
+    if let Some(f) = fixed {
+        return Some(f.to_string());
+    }
+    let rest = gguf_name.strip_prefix("blk.")?;
+    let (layer, part) = rest.split_once('.')?;
+    let layer: usize = layer.parse().ok()?;
+    let hf_part = match part {
+        "attn_q.weight" => "self_attn.q_proj.weight",
+        "attn_k.weight" => "self_attn.k_proj.weight",
+        "attn_v.weight" => "self_attn.v_proj.weight",
+        "attn_q.bias" => "self_attn.q_proj.bias",
+        "attn_k.bias" => "self_attn.k_proj.bias",
+        "attn_v.bias" => "self_attn.v_proj.bias",
+        "attn_output.weight" => "self_attn.o_proj.weight",
+        "ffn_gate.weight" => "mlp.gate_proj.weight",
+        "ffn_up.weight" => "mlp.up_proj.weight",
+        "ffn_down.weight" => "mlp.down_proj.weight",
+        "attn_norm.weight" => "input_layernorm.weight",
+        "ffn_norm.weight" => "post_attention_layernorm.weight",
+        _ => return None,
+    };
+    Some(format!("model.layers.{layer}.{hf_part}"))
+}
+
+/// Reorder the rows of a Q or K projection (or its bias) from HF's half-split rotary layout to
+/// GGUF's interleaved one: within each head, row `j * (d/2) + i` moves to `2 * i + j`.
+/// `row_len` is 1 for a bias.
+pub fn permute_hf_to_gguf(values: &[f32], n_heads: usize, row_len: usize) -> Vec<f32> {
+    let rows = values.len() / row_len;
+    let head_dim = rows / n_heads;
+    let half = head_dim / 2;
+    let mut out = vec![0.0; values.len()];
+    for h in 0..n_heads {
+        for j in 0..2 {
+            for i in 0..half {
+                let src = (h * head_dim + j * half + i) * row_len;
+                let dst = (h * head_dim + 2 * i + j) * row_len;
+                out[dst..dst + row_len].copy_from_slice(&values[src..src + row_len]);
+            }
+        }
+    }
+    out
+}
+
+/// One or more safetensors files of a Hugging Face checkpoint, read through the GGUF view.
+pub struct HfSafetensors {
+    /// File contents, one per shard.
+    shards: Vec<(String, Vec<u8>)>,
+    /// HF tensor name → shard index.
+    index: HashMap<String, usize>,
+    config: ModelConfig,
+}
+
+impl HfSafetensors {
+    /// `shards`: (file name, bytes) of every `*.safetensors` file of the checkpoint.
+    pub fn new(shards: Vec<(String, Vec<u8>)>, config: ModelConfig) -> Result<Self> {
+        let mut index = HashMap::new();
+        for (i, (path, bytes)) in shards.iter().enumerate() {
+            let st = SafeTensors::deserialize(bytes).map_err(|e| st_error(path, e))?;
+            for name in st.names() {
+                index.insert(name.to_string(), i);
+            }
+        }
+        Ok(HfSafetensors {
+            shards,
+            index,
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    fn read_hf(&self, hf: &str) -> Result<(Vec<usize>, Vec<f32>)> {
+        let shard = *self
+            .index
+            .get(hf)
+            .ok_or_else(|| FormatError::MissingTensor { tensor: hf.into() })?;
+        let (path, bytes) = &self.shards[shard];
+        let st = SafeTensors::deserialize(bytes).map_err(|e| st_error(path, e))?;
+        let view = st.tensor(hf).map_err(|e| st_error(path, e))?;
+        let data = view.data();
+        let values: Vec<f32> = match view.dtype() {
+            Dtype::F32 => data
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+            Dtype::F16 => data
+                .chunks_exact(2)
+                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
+            Dtype::BF16 => data
+                .chunks_exact(2)
+                .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
+            other => {
+                return Err(FormatError::Safetensors {
+                    path: path.clone(),
+                    message: format!(
+                        "tensor `{hf}` has dtype {other:?}; supported: F32, F16, BF16"
+                    ),
+                });
+            }
+        };
+        let shape = view.shape().to_vec();
+        Ok((shape, values))
+    }
+}
+
+fn st_error(path: &str, e: impl std::fmt::Display) -> FormatError {
+    FormatError::Safetensors {
+        path: path.into(),
+        message: e.to_string(),
+    }
+}
+
+impl WeightSource for HfSafetensors {
+    fn tensor_f32(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>)> {
+        let hf = hf_name(name).ok_or_else(|| FormatError::MissingTensor {
+            tensor: name.into(),
+        })?;
+        let (shape, values) = self.read_hf(&hf)?;
+        // Only the llama architecture's GGUF layout is permuted (qwen2 keeps HF's and uses NeoX rope).
+        let heads = match name
+            .rsplit_once('.')
+            .map(|(stem, _)| stem.rsplit('.').next())
+        {
+            Some(Some("attn_q")) => Some(self.config.n_heads),
+            Some(Some("attn_k")) => Some(self.config.n_kv_heads),
+            _ => None,
+        };
+        match heads {
+            Some(n_heads) if self.config.arch == "llama" => {
+                let row_len = if shape.len() == 2 { shape[1] } else { 1 };
+                Ok((shape, permute_hf_to_gguf(&values, n_heads, row_len)))
+            }
+            _ => Ok((shape, values)),
+        }
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        hf_name(name).is_some_and(|hf| self.index.contains_key(&hf))
+    }
+}
