@@ -1,1 +1,17 @@
-pub fn x() {}
+//! The LLaMA family in burn: the reference forward pass (CPU and wgpu), KV cache, hidden-state
+//! taps, loading from GGUF or safetensors, sampling and generation.
+
+pub mod cache;
+pub mod error;
+pub mod generate;
+pub mod llama;
+pub mod load;
+pub mod rope;
+pub mod sampling;
+
+pub use cache::KvCache;
+pub use error::{ModelError, Result};
+pub use generate::{GenerateOptions, Generator, StopReason};
+pub use llama::{ForwardOptions, ForwardOutput, Llama};
+pub use load::LoadedModel;
+pub use sampling::{Sampler, SamplingParams};

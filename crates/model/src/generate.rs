@@ -1,0 +1,90 @@
+//! Autoregressive generation with the reference model: prefill the prompt once, then one
+//! position per step through the KV cache.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use crate::error::{ModelError, Result};
+use crate::llama::{ForwardOptions, Llama};
+use crate::sampling::{Sampler, SamplingParams};
+use crate::KvCache;
+
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    pub max_tokens: usize,
+    /// Generation ends after any of these (e.g. `<|im_end|>`); the stop token is not emitted.
+    pub stop_ids: Vec<u32>,
+    pub sampling: SamplingParams,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    MaxTokens,
+    StopToken(u32),
+    /// The context window is full.
+    Context,
+    /// The token callback asked to stop (e.g. a stop string was seen).
+    Callback,
+}
+
+pub struct Generator<'a> {
+    model: &'a Llama,
+    device: Device,
+    context_length: usize,
+    cache: KvCache,
+}
+
+impl<'a> Generator<'a> {
+    pub fn new(model: &'a Llama, context_length: usize, device: Device) -> Self {
+        Generator { model, device, context_length, cache: model.new_cache() }
+    }
+
+    /// Logits of the last position after feeding `ids` (appended to what the cache holds).
+    pub fn feed(&mut self, ids: &[u32]) -> Vec<f32> {
+        let data = TensorData::new(ids.iter().map(|&t| t as i64).collect::<Vec<_>>(), [1, ids.len()]);
+        let tokens = Tensor::<2, Int>::from_data(data, &self.device);
+        let out = self.model.forward(tokens, &mut self.cache, ForwardOptions { last_only: true, ..Default::default() });
+        out.logits.into_data().to_vec::<f32>().expect("f32 logits")
+    }
+
+    /// Generate after `prompt`, calling `on_token` with each new token; it returns false to stop.
+    pub fn generate(
+        &mut self,
+        prompt: &[u32],
+        options: &GenerateOptions,
+        mut on_token: impl FnMut(u32) -> bool,
+    ) -> Result<(Vec<u32>, StopReason)> {
+        if prompt.is_empty() {
+            return Err(ModelError::Invalid("the prompt is empty".into()));
+        }
+        if prompt.len() >= self.context_length {
+            return Err(ModelError::ContextExceeded {
+                prompt: prompt.len(),
+                requested: options.max_tokens,
+                context: self.context_length,
+            });
+        }
+        self.cache.clear();
+        let mut sampler = Sampler::new(options.sampling.clone());
+        let mut history = prompt.to_vec();
+        let mut generated = Vec::new();
+        let mut logits = self.feed(prompt);
+        loop {
+            if generated.len() >= options.max_tokens {
+                return Ok((generated, StopReason::MaxTokens));
+            }
+            let token = sampler.sample(&mut logits, &history);
+            if options.stop_ids.contains(&token) {
+                return Ok((generated, StopReason::StopToken(token)));
+            }
+            generated.push(token);
+            history.push(token);
+            if !on_token(token) {
+                return Ok((generated, StopReason::Callback));
+            }
+            if history.len() >= self.context_length {
+                return Ok((generated, StopReason::Context));
+            }
+            logits = self.feed(&[token]);
+        }
+    }
+}

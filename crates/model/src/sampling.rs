@@ -1,0 +1,175 @@
+//! Choosing the next token from logits, with llama.cpp's default order:
+//! repetition penalty → top-k → top-p → min-p → temperature → draw.
+//! Temperature 0 (or below) is greedy: the arg-max after the penalty.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SamplingParams {
+    pub temperature: f32,
+    /// Keep the k most likely tokens; 0 keeps all.
+    pub top_k: usize,
+    /// Keep the smallest set whose probability reaches p; 1 keeps all.
+    pub top_p: f32,
+    /// Drop tokens less likely than min_p × the most likely one; 0 keeps all.
+    pub min_p: f32,
+    /// Divide positive (multiply negative) logits of recently seen tokens; 1 is off.
+    pub repeat_penalty: f32,
+    /// How many recent tokens the penalty looks at.
+    pub repeat_last_n: usize,
+    pub seed: u64,
+}
+
+impl Default for SamplingParams {
+    /// llama.cpp's defaults.
+    fn default() -> Self {
+        SamplingParams {
+            temperature: 0.8,
+            top_k: 40,
+            top_p: 0.95,
+            min_p: 0.05,
+            repeat_penalty: 1.0,
+            repeat_last_n: 64,
+            seed: 0,
+        }
+    }
+}
+
+impl SamplingParams {
+    pub fn greedy() -> Self {
+        SamplingParams { temperature: 0.0, ..Self::default() }
+    }
+}
+
+pub struct Sampler {
+    params: SamplingParams,
+    rng: StdRng,
+}
+
+impl Sampler {
+    pub fn new(params: SamplingParams) -> Self {
+        let rng = StdRng::seed_from_u64(params.seed);
+        Sampler { params, rng }
+    }
+
+    /// Pick a token from `logits` (modified in place by the penalty), given the tokens so far.
+    pub fn sample(&mut self, logits: &mut [f32], history: &[u32]) -> u32 {
+        let p = &self.params;
+        if p.repeat_penalty != 1.0 {
+            apply_repeat_penalty(logits, history, p.repeat_penalty, p.repeat_last_n);
+        }
+        if p.temperature <= 0.0 {
+            return argmax(logits);
+        }
+        let mut candidates: Vec<(u32, f32)> = logits.iter().enumerate().map(|(i, &l)| (i as u32, l)).collect();
+        candidates.sort_unstable_by(|a, b| b.1.total_cmp(&a.1));
+        if p.top_k > 0 {
+            candidates.truncate(p.top_k);
+        }
+        let probs = softmax(candidates.iter().map(|c| c.1));
+        let mut keep = candidates.len();
+        if p.top_p < 1.0 {
+            let mut cumulative = 0.0;
+            for (i, &q) in probs.iter().enumerate() {
+                cumulative += q;
+                if cumulative >= p.top_p {
+                    keep = i + 1;
+                    break;
+                }
+            }
+        }
+        if p.min_p > 0.0 {
+            let threshold = probs[0] * p.min_p;
+            keep = keep.min(probs.iter().take_while(|&&q| q >= threshold).count().max(1));
+        }
+        candidates.truncate(keep);
+        let probs = softmax(candidates.iter().map(|c| c.1 / p.temperature));
+        let mut r: f32 = self.rng.random();
+        for (c, q) in candidates.iter().zip(&probs) {
+            if r < *q {
+                return c.0;
+            }
+            r -= q;
+        }
+        candidates.last().map_or(0, |c| c.0)
+    }
+}
+
+pub fn argmax(logits: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &l) in logits.iter().enumerate() {
+        if l > logits[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+fn softmax(logits: impl Iterator<Item = f32> + Clone) -> Vec<f32> {
+    let max = logits.clone().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f32> = logits.map(|l| (l - max).exp()).collect();
+    let sum: f32 = exps.iter().sum();
+    exps.into_iter().map(|e| e / sum).collect()
+}
+
+fn apply_repeat_penalty(logits: &mut [f32], history: &[u32], penalty: f32, last_n: usize) {
+    let recent = &history[history.len().saturating_sub(last_n)..];
+    let mut seen = std::collections::HashSet::new();
+    for &t in recent {
+        if let Some(l) = logits.get_mut(t as usize).filter(|_| seen.insert(t)) {
+            *l = if *l > 0.0 { *l / penalty } else { *l * penalty };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn greedy_takes_the_argmax_after_the_penalty() {
+        let mut s = Sampler::new(SamplingParams { repeat_penalty: 4.0, ..SamplingParams::greedy() });
+        // Token 0 leads, but it was just generated: 2.0/4 = 0.5 < 1.0.
+        assert_eq!(s.sample(&mut [2.0, 1.0, -1.0], &[0]), 1);
+        // A negative logit is pushed further down, not up.
+        let mut logits = [-1.0, -2.0];
+        Sampler::new(SamplingParams { repeat_penalty: 2.0, ..SamplingParams::greedy() }).sample(&mut logits, &[0]);
+        assert_eq!(logits, [-2.0, -2.0]);
+    }
+
+    #[test]
+    fn top_k_one_is_greedy_whatever_the_temperature() {
+        let mut s = Sampler::new(SamplingParams { temperature: 5.0, top_k: 1, ..SamplingParams::default() });
+        for _ in 0..20 {
+            assert_eq!(s.sample(&mut [0.1, 3.0, 2.9, -7.0], &[]), 1);
+        }
+    }
+
+    #[test]
+    fn min_p_and_top_p_cut_the_tail() {
+        // probs ≈ [0.665, 0.245, 0.090]; min_p 0.2 keeps the first two, top_p 0.6 only the first.
+        let logits = [2.0, 1.0, 0.0];
+        let params = SamplingParams { temperature: 1.0, top_k: 0, top_p: 1.0, min_p: 0.2, ..SamplingParams::default() };
+        let mut s = Sampler::new(params.clone());
+        let seen: std::collections::HashSet<u32> = (0..200).map(|_| s.sample(&mut logits.clone(), &[])).collect();
+        assert_eq!(seen, [0, 1].into_iter().collect());
+        let mut s = Sampler::new(SamplingParams { top_p: 0.6, min_p: 0.0, ..params });
+        assert!((0..50).all(|_| s.sample(&mut logits.clone(), &[]) == 0));
+    }
+
+    #[test]
+    fn sampling_follows_the_distribution_and_the_seed() {
+        let params = SamplingParams { temperature: 1.0, top_k: 0, top_p: 1.0, min_p: 0.0, seed: 7, ..Default::default() };
+        let logits = [0.0f32, (3.0f32).ln()]; // probabilities 1/4, 3/4
+        let draw = |params: SamplingParams| {
+            let mut s = Sampler::new(params);
+            (0..4000).map(|_| s.sample(&mut logits.clone(), &[])).collect::<Vec<_>>()
+        };
+        let a = draw(params.clone());
+        assert_eq!(a, draw(params.clone()), "same seed, same tokens");
+        let share = a.iter().filter(|&&t| t == 1).count() as f64 / a.len() as f64;
+        assert!((share - 0.75).abs() < 0.03, "share of token 1 = {share}");
+        assert_ne!(a, draw(SamplingParams { seed: 8, ..params }));
+    }
+}
