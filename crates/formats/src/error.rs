@@ -23,10 +23,21 @@ pub enum FormatError {
     UnknownMetadataType { key: String, type_id: u32 },
     #[error("tensor `{tensor}`: unknown or unsupported quantisation type {type_id}")]
     UnknownTensorType { tensor: String, type_id: u32 },
-    #[error("tensor `{tensor}`: data range {offset}..{end} lies outside the file ({file_len} bytes)")]
-    TensorOutOfRange { tensor: String, offset: u64, end: u64, file_len: u64 },
+    #[error(
+        "tensor `{tensor}`: data range {offset}..{end} lies outside the file ({file_len} bytes)"
+    )]
+    TensorOutOfRange {
+        tensor: String,
+        offset: u64,
+        end: u64,
+        file_len: u64,
+    },
     #[error("tensor `{tensor}`: expected shape {expected:?}, found {found:?}")]
-    ShapeMismatch { tensor: String, expected: Vec<usize>, found: Vec<usize> },
+    ShapeMismatch {
+        tensor: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
     #[error("missing metadata key `{key}`")]
     MissingKey { key: String },
     #[error("metadata key `{key}`: expected {expected}")]
