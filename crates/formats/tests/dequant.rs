@@ -281,6 +281,43 @@ fn size_errors_name_type_and_sizes() {
     );
 }
 
+/// Hostile inputs (NaN, ±inf, ±f32::MAX, subnormals, huge dynamic range) never panic — the
+/// result is garbage-in-garbage-out, but always the right size and decodable.
+#[test]
+fn quantize_survives_non_finite_input() {
+    let specials = [
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::MAX,
+        -f32::MAX,
+        f32::MIN_POSITIVE / 4.0,
+        1e-30,
+        1e30,
+        0.0,
+        -0.0,
+        1.0,
+    ];
+    let mut rng = StdRng::seed_from_u64(5);
+    let x: Vec<f32> = (0..256 * 4)
+        .map(|i| {
+            if i % 3 == 0 {
+                specials[rng.random_range(0..specials.len())]
+            } else {
+                rng.random()
+            }
+        })
+        .collect();
+    let all_big = vec![f32::MAX; 256];
+    let all_nan = vec![f32::NAN; 256];
+    for ty in QUANT_TYPES {
+        for input in [&x[..], &all_big[..], &all_nan[..]] {
+            let q = quantize(ty, input).unwrap();
+            assert_eq!(dequantize(ty, &q, input.len()).unwrap().len(), input.len());
+        }
+    }
+}
+
 /// Throughput on a SmolLM2-135M-sized Q4_1 tensor (run with
 /// `cargo test --release -p xlingo-formats --test dequant -- --ignored --nocapture`).
 #[test]
