@@ -1,1 +1,93 @@
-fn main() {}
+//! `xlingo`: make a LLaMA-family model better at your language, on your own machine.
+
+mod assets;
+mod generate;
+mod inspect;
+mod session;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "xlingo",
+    version,
+    about = "Cross-lingual tuning, evaluation and chat for LLaMA-family models"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Download a known asset into the cache (~/.cache/xlingo, or $XLINGO_CACHE), checksummed.
+    Fetch {
+        /// Asset name (see --list).
+        asset: Option<String>,
+        /// List the known assets and whether they are cached.
+        #[arg(long)]
+        list: bool,
+        /// Download again even if cached.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Generate text from a prompt, streaming tokens to stdout.
+    Generate(generate::GenerateArgs),
+    /// Show a model file's architecture, hyper-parameters, tensors, tokenizer and chat template.
+    Inspect {
+        /// A GGUF file or a Hugging Face checkpoint directory.
+        path: PathBuf,
+        /// List every tensor (default: the first 20 and a summary).
+        #[arg(long)]
+        all_tensors: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Fetch { asset, list, force } => fetch(asset, list, force),
+        Command::Generate(args) => generate::run(args),
+        Command::Inspect { path, all_tensors } => inspect::run(&path, all_tensors),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn fetch(asset: Option<String>, list: bool, force: bool) -> anyhow::Result<()> {
+    if list || asset.is_none() {
+        for a in assets::ASSETS {
+            let path = assets::cached_path(a);
+            let state = if path.exists() {
+                format!("cached at {}", path.display())
+            } else {
+                "not cached".into()
+            };
+            println!(
+                "{:<24} {:>6.1} MB  {}  [{state}]",
+                a.name,
+                a.size as f64 / 1e6,
+                a.description
+            );
+        }
+        return Ok(());
+    }
+    let name = asset.expect("checked above");
+    let a = assets::find(&name)
+        .ok_or_else(|| anyhow::anyhow!("unknown asset `{name}` (see `xlingo fetch --list`)"))?;
+    let path = if force {
+        assets::fetch(a)?
+    } else {
+        assets::ensure(a)?
+    };
+    println!("{}", path.display());
+    Ok(())
+}

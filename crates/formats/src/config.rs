@@ -179,7 +179,7 @@ impl ModelConfig {
                 self.n_heads, self.n_kv_heads
             )));
         }
-        if !(self.rms_eps > 0.0) {
+        if self.rms_eps.is_nan() || self.rms_eps <= 0.0 {
             return Err(FormatError::Invalid(format!(
                 "model config: rms eps {} is not positive",
                 self.rms_eps

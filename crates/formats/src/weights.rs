@@ -217,12 +217,18 @@ mod tests {
         assert_eq!(permute_gguf_to_hf(&gguf, 2, 1), rows);
         // Rows of length 3 move whole.
         let m: Vec<f32> = (0..12).map(|x| x as f32).collect();
-        assert_eq!(permute_hf_to_gguf(&m, 1, 3), [0., 1., 2., 6., 7., 8., 3., 4., 5., 9., 10., 11.]);
+        assert_eq!(
+            permute_hf_to_gguf(&m, 1, 3),
+            [0., 1., 2., 6., 7., 8., 3., 4., 5., 9., 10., 11.]
+        );
     }
 
     #[test]
     fn hf_names_map_both_ways_for_known_tensors() {
-        assert_eq!(hf_name("blk.12.attn_output.weight").unwrap(), "model.layers.12.self_attn.o_proj.weight");
+        assert_eq!(
+            hf_name("blk.12.attn_output.weight").unwrap(),
+            "model.layers.12.self_attn.o_proj.weight"
+        );
         assert_eq!(hf_name("output_norm.weight").unwrap(), "model.norm.weight");
         assert_eq!(hf_name("blk.x.attn_q.weight"), None);
         assert_eq!(hf_name("rope_freqs.weight"), None);

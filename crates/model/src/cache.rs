@@ -36,7 +36,9 @@ pub struct KvCache {
 
 impl KvCache {
     pub fn new(n_layers: usize) -> Self {
-        KvCache { layers: vec![LayerCache::default(); n_layers] }
+        KvCache {
+            layers: vec![LayerCache::default(); n_layers],
+        }
     }
 
     /// Positions cached so far.

@@ -4,8 +4,14 @@ use thiserror::Error;
 pub enum ModelError {
     #[error(transparent)]
     Format(#[from] xlingo_formats::FormatError),
-    #[error("prompt of {prompt} tokens plus {requested} new tokens exceeds the context of {context} tokens")]
-    ContextExceeded { prompt: usize, requested: usize, context: usize },
+    #[error(
+        "prompt of {prompt} tokens plus {requested} new tokens exceeds the context of {context} tokens"
+    )]
+    ContextExceeded {
+        prompt: usize,
+        requested: usize,
+        context: usize,
+    },
     #[error("{0}")]
     Invalid(String),
 }

@@ -3,10 +3,10 @@
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use crate::KvCache;
 use crate::error::{ModelError, Result};
 use crate::llama::{ForwardOptions, Llama};
 use crate::sampling::{Sampler, SamplingParams};
-use crate::KvCache;
 
 #[derive(Debug, Clone)]
 pub struct GenerateOptions {
@@ -35,14 +35,29 @@ pub struct Generator<'a> {
 
 impl<'a> Generator<'a> {
     pub fn new(model: &'a Llama, context_length: usize, device: Device) -> Self {
-        Generator { model, device, context_length, cache: model.new_cache() }
+        Generator {
+            model,
+            device,
+            context_length,
+            cache: model.new_cache(),
+        }
     }
 
     /// Logits of the last position after feeding `ids` (appended to what the cache holds).
     pub fn feed(&mut self, ids: &[u32]) -> Vec<f32> {
-        let data = TensorData::new(ids.iter().map(|&t| t as i64).collect::<Vec<_>>(), [1, ids.len()]);
+        let data = TensorData::new(
+            ids.iter().map(|&t| t as i64).collect::<Vec<_>>(),
+            [1, ids.len()],
+        );
         let tokens = Tensor::<2, Int>::from_data(data, &self.device);
-        let out = self.model.forward(tokens, &mut self.cache, ForwardOptions { last_only: true, ..Default::default() });
+        let out = self.model.forward(
+            tokens,
+            &mut self.cache,
+            ForwardOptions {
+                last_only: true,
+                ..Default::default()
+            },
+        );
         out.logits.into_data().to_vec::<f32>().expect("f32 logits")
     }
 

@@ -8,6 +8,7 @@ pub mod llama;
 pub mod load;
 pub mod rope;
 pub mod sampling;
+pub mod tiny;
 
 pub use cache::KvCache;
 pub use error::{ModelError, Result};

@@ -80,7 +80,13 @@ pub struct ForwardOptions {
 }
 
 impl Attention {
-    fn forward(&self, x: Tensor<3>, rope: &Rope, start: usize, cache: &mut crate::cache::LayerCache) -> Tensor<3> {
+    fn forward(
+        &self,
+        x: Tensor<3>,
+        rope: &Rope,
+        start: usize,
+        cache: &mut crate::cache::LayerCache,
+    ) -> Tensor<3> {
         let [b, t, _] = x.dims();
         let heads = |y: Tensor<3>, n: usize| y.reshape([b, t, n, self.head_dim]).swap_dims(1, 2);
         let q = rope.apply(heads(self.q.forward(x.clone()), self.n_heads), start);
@@ -95,7 +101,12 @@ impl Attention {
             if group == 1 {
                 return y;
             }
-            y.unsqueeze_dim::<5>(2).repeat_dim(2, group).reshape([b, self.n_heads, total, self.head_dim])
+            y.unsqueeze_dim::<5>(2).repeat_dim(2, group).reshape([
+                b,
+                self.n_heads,
+                total,
+                self.head_dim,
+            ])
         };
         let (k, v) = (expand(k), expand(v));
 
@@ -105,7 +116,10 @@ impl Attention {
             scores = scores + causal_mask(t, total, &scores.device()).unsqueeze::<4>();
         }
         let out = softmax(scores, 3).matmul(v);
-        self.o.forward(out.swap_dims(1, 2).reshape([b, t, self.n_heads * self.head_dim]))
+        self.o.forward(
+            out.swap_dims(1, 2)
+                .reshape([b, t, self.n_heads * self.head_dim]),
+        )
     }
 }
 
@@ -114,30 +128,59 @@ impl Attention {
 fn causal_mask(queries: usize, keys: usize, device: &Device) -> Tensor<2> {
     let offset = keys - queries;
     let values: Vec<f32> = (0..queries)
-        .flat_map(|i| (0..keys).map(move |j| if j <= offset + i { 0.0 } else { f32::NEG_INFINITY }))
+        .flat_map(|i| {
+            (0..keys).map(move |j| {
+                if j <= offset + i {
+                    0.0
+                } else {
+                    f32::NEG_INFINITY
+                }
+            })
+        })
         .collect();
     Tensor::from_data(TensorData::new(values, [queries, keys]), device)
 }
 
 impl FeedForward {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.down.forward(silu(self.gate.forward(x.clone())) * self.up.forward(x))
+        self.down
+            .forward(silu(self.gate.forward(x.clone())) * self.up.forward(x))
     }
 }
 
 impl DecoderLayer {
-    fn forward(&self, h: Tensor<3>, rope: &Rope, start: usize, cache: &mut crate::cache::LayerCache) -> Tensor<3> {
-        let h = h.clone() + self.attn.forward(self.attn_norm.forward(h), rope, start, cache);
+    fn forward(
+        &self,
+        h: Tensor<3>,
+        rope: &Rope,
+        start: usize,
+        cache: &mut crate::cache::LayerCache,
+    ) -> Tensor<3> {
+        let h = h.clone()
+            + self
+                .attn
+                .forward(self.attn_norm.forward(h), rope, start, cache);
         h.clone() + self.ffn.forward(self.ffn_norm.forward(h))
     }
 }
 
 impl Llama {
     /// Build the model from weights in GGUF naming, checking every tensor's shape.
-    pub fn from_weights(config: &ModelConfig, weights: &dyn WeightSource, device: &Device) -> Result<Self> {
+    pub fn from_weights(
+        config: &ModelConfig,
+        weights: &dyn WeightSource,
+        device: &Device,
+    ) -> Result<Self> {
         let loader = Loader { weights, device };
-        let (d, f, v) = (config.hidden_size, config.intermediate_size, config.vocab_size);
-        let (q_dim, kv_dim) = (config.n_heads * config.head_dim, config.n_kv_heads * config.head_dim);
+        let (d, f, v) = (
+            config.hidden_size,
+            config.intermediate_size,
+            config.vocab_size,
+        );
+        let (q_dim, kv_dim) = (
+            config.n_heads * config.head_dim,
+            config.n_kv_heads * config.head_dim,
+        );
         let norm = |name: &str| loader.rms_norm(name, d, config.rms_eps);
 
         let mut layers = Vec::with_capacity(config.n_layers);
@@ -163,7 +206,9 @@ impl Llama {
                 },
             });
         }
-        let embed = Embedding { weight: Param::from_tensor(loader.tensor::<2>("token_embd.weight", &[v, d])?) };
+        let embed = Embedding {
+            weight: Param::from_tensor(loader.tensor::<2>("token_embd.weight", &[v, d])?),
+        };
         let lm_head = match config.tie_embeddings && !weights.contains("output.weight") {
             true => None,
             false => Some(loader.linear("output", d, v, false)?),
@@ -191,7 +236,12 @@ impl Llama {
     }
 
     /// Run `tokens` [batch, positions] through the model, continuing after what `cache` holds.
-    pub fn forward(&self, tokens: Tensor<2, Int>, cache: &mut KvCache, options: ForwardOptions) -> ForwardOutput {
+    pub fn forward(
+        &self,
+        tokens: Tensor<2, Int>,
+        cache: &mut KvCache,
+        options: ForwardOptions,
+    ) -> ForwardOutput {
         let start = cache.len();
         let mut h = self.embed.forward(tokens);
         let mut hidden = Vec::new();
@@ -218,7 +268,9 @@ impl Llama {
             None => {
                 let [b, t, d] = h.dims();
                 let e = self.embed.weight.val();
-                h.reshape([b * t, d]).matmul(e.clone().transpose()).reshape([b, t, e.dims()[0]])
+                h.reshape([b * t, d])
+                    .matmul(e.clone().transpose())
+                    .reshape([b, t, e.dims()[0]])
             }
         }
     }
@@ -234,18 +286,23 @@ impl Loader<'_> {
     fn values(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
         let (found, values) = self.weights.tensor_f32(name)?;
         if found != shape {
-            return Err(ModelError::Format(xlingo_formats::FormatError::ShapeMismatch {
-                tensor: name.into(),
-                expected: shape.to_vec(),
-                found,
-            }));
+            return Err(ModelError::Format(
+                xlingo_formats::FormatError::ShapeMismatch {
+                    tensor: name.into(),
+                    expected: shape.to_vec(),
+                    found,
+                },
+            ));
         }
         Ok(values)
     }
 
     fn tensor<const D: usize>(&self, name: &str, shape: &[usize]) -> Result<Tensor<D>> {
         let values = self.values(name, shape)?;
-        Ok(Tensor::from_data(TensorData::new(values, shape.to_vec()), self.device))
+        Ok(Tensor::from_data(
+            TensorData::new(values, shape.to_vec()),
+            self.device,
+        ))
     }
 
     /// A projection stored as [out, in]; burn's Linear wants [in, out].
@@ -259,13 +316,21 @@ impl Loader<'_> {
         }
         let weight = Tensor::from_data(TensorData::new(transposed, [d_in, d_out]), self.device);
         let bias = match bias {
-            true => Some(Param::from_tensor(self.tensor::<1>(&format!("{stem}.bias"), &[d_out])?)),
+            true => Some(Param::from_tensor(
+                self.tensor::<1>(&format!("{stem}.bias"), &[d_out])?,
+            )),
             false => None,
         };
-        Ok(Linear { weight: Param::from_tensor(weight), bias })
+        Ok(Linear {
+            weight: Param::from_tensor(weight),
+            bias,
+        })
     }
 
     fn rms_norm(&self, name: &str, d: usize, eps: f64) -> Result<RmsNorm> {
-        Ok(RmsNorm { gamma: Param::from_tensor(self.tensor::<1>(name, &[d])?), epsilon: eps })
+        Ok(RmsNorm {
+            gamma: Param::from_tensor(self.tensor::<1>(name, &[d])?),
+            epsilon: eps,
+        })
     }
 }

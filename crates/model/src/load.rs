@@ -44,7 +44,9 @@ pub fn read_hf_dir(dir: &std::path::Path) -> Result<HfSafetensors> {
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(FormatError::Invalid(format!("{}: no *.safetensors files", dir.display())).into());
+        return Err(
+            FormatError::Invalid(format!("{}: no *.safetensors files", dir.display())).into(),
+        );
     }
     let mut shards = Vec::new();
     for f in files {
@@ -53,4 +55,3 @@ pub fn read_hf_dir(dir: &std::path::Path) -> Result<HfSafetensors> {
     }
     Ok(HfSafetensors::new(shards, config)?)
 }
-

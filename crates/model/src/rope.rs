@@ -24,12 +24,18 @@ impl Rope {
     /// `freq_factors`: GGUF's `rope_freqs.weight` (Llama 3.1 style): θᵢ is divided by factor i.
     pub fn new(config: &ModelConfig, freq_factors: Option<&[f32]>) -> Self {
         let d = config.head_dim;
-        let mut inv_freq: Vec<f64> =
-            (0..d / 2).map(|i| config.rope_theta.powf(-2.0 * i as f64 / d as f64)).collect();
+        let mut inv_freq: Vec<f64> = (0..d / 2)
+            .map(|i| config.rope_theta.powf(-2.0 * i as f64 / d as f64))
+            .collect();
         let mut position_scale = 1.0;
         match config.rope_scaling {
             Some(RopeScaling::Linear { factor }) => position_scale = factor,
-            Some(RopeScaling::Llama3 { factor, low_freq_factor, high_freq_factor, original_context }) => {
+            Some(RopeScaling::Llama3 {
+                factor,
+                low_freq_factor,
+                high_freq_factor,
+                original_context,
+            }) => {
                 let orig = original_context as f64;
                 let (low_wavelen, high_wavelen) = (orig / low_freq_factor, orig / high_freq_factor);
                 for f in &mut inv_freq {
@@ -37,7 +43,8 @@ impl Rope {
                     if wavelen > low_wavelen {
                         *f /= factor;
                     } else if wavelen >= high_wavelen {
-                        let smooth = (orig / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor);
+                        let smooth = (orig / wavelen - low_freq_factor)
+                            / (high_freq_factor - low_freq_factor);
                         *f = (1.0 - smooth) * *f / factor + smooth * *f;
                     }
                 }
@@ -49,11 +56,20 @@ impl Rope {
                 *f /= k as f64;
             }
         }
-        Rope { inv_freq, position_scale, layout: config.rope_layout }
+        Rope {
+            inv_freq,
+            position_scale,
+            layout: config.rope_layout,
+        }
     }
 
     /// cos and sin tables [positions, head_dim/2] for positions start..start+len.
-    fn tables(&self, start: usize, len: usize, device: &burn::tensor::Device) -> (Tensor<2>, Tensor<2>) {
+    fn tables(
+        &self,
+        start: usize,
+        len: usize,
+        device: &burn::tensor::Device,
+    ) -> (Tensor<2>, Tensor<2>) {
         let half = self.inv_freq.len();
         let mut cos = Vec::with_capacity(len * half);
         let mut sin = Vec::with_capacity(len * half);

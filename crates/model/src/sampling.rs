@@ -38,7 +38,10 @@ impl Default for SamplingParams {
 
 impl SamplingParams {
     pub fn greedy() -> Self {
-        SamplingParams { temperature: 0.0, ..Self::default() }
+        SamplingParams {
+            temperature: 0.0,
+            ..Self::default()
+        }
     }
 }
 
@@ -62,7 +65,11 @@ impl Sampler {
         if p.temperature <= 0.0 {
             return argmax(logits);
         }
-        let mut candidates: Vec<(u32, f32)> = logits.iter().enumerate().map(|(i, &l)| (i as u32, l)).collect();
+        let mut candidates: Vec<(u32, f32)> = logits
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| (i as u32, l))
+            .collect();
         candidates.sort_unstable_by(|a, b| b.1.total_cmp(&a.1));
         if p.top_k > 0 {
             candidates.truncate(p.top_k);
@@ -129,18 +136,29 @@ mod tests {
 
     #[test]
     fn greedy_takes_the_argmax_after_the_penalty() {
-        let mut s = Sampler::new(SamplingParams { repeat_penalty: 4.0, ..SamplingParams::greedy() });
+        let mut s = Sampler::new(SamplingParams {
+            repeat_penalty: 4.0,
+            ..SamplingParams::greedy()
+        });
         // Token 0 leads, but it was just generated: 2.0/4 = 0.5 < 1.0.
         assert_eq!(s.sample(&mut [2.0, 1.0, -1.0], &[0]), 1);
         // A negative logit is pushed further down, not up.
         let mut logits = [-1.0, -2.0];
-        Sampler::new(SamplingParams { repeat_penalty: 2.0, ..SamplingParams::greedy() }).sample(&mut logits, &[0]);
+        Sampler::new(SamplingParams {
+            repeat_penalty: 2.0,
+            ..SamplingParams::greedy()
+        })
+        .sample(&mut logits, &[0]);
         assert_eq!(logits, [-2.0, -2.0]);
     }
 
     #[test]
     fn top_k_one_is_greedy_whatever_the_temperature() {
-        let mut s = Sampler::new(SamplingParams { temperature: 5.0, top_k: 1, ..SamplingParams::default() });
+        let mut s = Sampler::new(SamplingParams {
+            temperature: 5.0,
+            top_k: 1,
+            ..SamplingParams::default()
+        });
         for _ in 0..20 {
             assert_eq!(s.sample(&mut [0.1, 3.0, 2.9, -7.0], &[]), 1);
         }
@@ -150,21 +168,42 @@ mod tests {
     fn min_p_and_top_p_cut_the_tail() {
         // probs ≈ [0.665, 0.245, 0.090]; min_p 0.2 keeps the first two, top_p 0.6 only the first.
         let logits = [2.0, 1.0, 0.0];
-        let params = SamplingParams { temperature: 1.0, top_k: 0, top_p: 1.0, min_p: 0.2, ..SamplingParams::default() };
+        let params = SamplingParams {
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 1.0,
+            min_p: 0.2,
+            ..SamplingParams::default()
+        };
         let mut s = Sampler::new(params.clone());
-        let seen: std::collections::HashSet<u32> = (0..200).map(|_| s.sample(&mut logits.clone(), &[])).collect();
+        let seen: std::collections::HashSet<u32> = (0..200)
+            .map(|_| s.sample(&mut logits.clone(), &[]))
+            .collect();
         assert_eq!(seen, [0, 1].into_iter().collect());
-        let mut s = Sampler::new(SamplingParams { top_p: 0.6, min_p: 0.0, ..params });
+        let mut s = Sampler::new(SamplingParams {
+            top_p: 0.6,
+            min_p: 0.0,
+            ..params
+        });
         assert!((0..50).all(|_| s.sample(&mut logits.clone(), &[]) == 0));
     }
 
     #[test]
     fn sampling_follows_the_distribution_and_the_seed() {
-        let params = SamplingParams { temperature: 1.0, top_k: 0, top_p: 1.0, min_p: 0.0, seed: 7, ..Default::default() };
+        let params = SamplingParams {
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 1.0,
+            min_p: 0.0,
+            seed: 7,
+            ..Default::default()
+        };
         let logits = [0.0f32, (3.0f32).ln()]; // probabilities 1/4, 3/4
         let draw = |params: SamplingParams| {
             let mut s = Sampler::new(params);
-            (0..4000).map(|_| s.sample(&mut logits.clone(), &[])).collect::<Vec<_>>()
+            (0..4000)
+                .map(|_| s.sample(&mut logits.clone(), &[]))
+                .collect::<Vec<_>>()
         };
         let a = draw(params.clone());
         assert_eq!(a, draw(params.clone()), "same seed, same tokens");

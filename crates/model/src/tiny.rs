@@ -23,7 +23,11 @@ pub fn tiny_config(arch: &str) -> ModelConfig {
         context_length: 128,
         rms_eps: 1e-5,
         rope_theta: 10_000.0,
-        rope_layout: if arch == "qwen2" { RopeLayout::Neox } else { RopeLayout::Interleaved },
+        rope_layout: if arch == "qwen2" {
+            RopeLayout::Neox
+        } else {
+            RopeLayout::Interleaved
+        },
         rope_scaling: None,
         tie_embeddings: arch == "llama",
         qkv_bias: arch == "qwen2",
@@ -34,11 +38,20 @@ pub fn tiny_config(arch: &str) -> ModelConfig {
 pub fn random_weights(config: &ModelConfig, seed: u64) -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut w = BTreeMap::new();
-    let (d, f, v) = (config.hidden_size, config.intermediate_size, config.vocab_size);
-    let (q, kv) = (config.n_heads * config.head_dim, config.n_kv_heads * config.head_dim);
+    let (d, f, v) = (
+        config.hidden_size,
+        config.intermediate_size,
+        config.vocab_size,
+    );
+    let (q, kv) = (
+        config.n_heads * config.head_dim,
+        config.n_kv_heads * config.head_dim,
+    );
     let mut add = |name: String, shape: Vec<usize>, scale: f32, offset: f32| {
         let n = shape.iter().product();
-        let values = (0..n).map(|_| offset + scale * (rng.random::<f32>() * 2.0 - 1.0)).collect();
+        let values = (0..n)
+            .map(|_| offset + scale * (rng.random::<f32>() * 2.0 - 1.0))
+            .collect();
         w.insert(name, (shape, values));
     };
     add("token_embd.weight".into(), vec![v, d], 1.0, 0.0);
@@ -72,38 +85,85 @@ pub fn gguf_metadata(config: &ModelConfig) -> GgufWriter {
     let mut g = GgufWriter::new();
     let u32v = |x: usize| MetaValue::U32(x as u32);
     g.set("general.architecture", MetaValue::String(arch.into()));
-    g.set("general.name", MetaValue::String(format!("tiny-random-{arch}")));
+    g.set(
+        "general.name",
+        MetaValue::String(format!("tiny-random-{arch}")),
+    );
     g.set(&format!("{arch}.vocab_size"), u32v(config.vocab_size));
-    g.set(&format!("{arch}.context_length"), u32v(config.context_length));
-    g.set(&format!("{arch}.embedding_length"), u32v(config.hidden_size));
-    g.set(&format!("{arch}.feed_forward_length"), u32v(config.intermediate_size));
+    g.set(
+        &format!("{arch}.context_length"),
+        u32v(config.context_length),
+    );
+    g.set(
+        &format!("{arch}.embedding_length"),
+        u32v(config.hidden_size),
+    );
+    g.set(
+        &format!("{arch}.feed_forward_length"),
+        u32v(config.intermediate_size),
+    );
     g.set(&format!("{arch}.block_count"), u32v(config.n_layers));
-    g.set(&format!("{arch}.attention.head_count"), u32v(config.n_heads));
-    g.set(&format!("{arch}.attention.head_count_kv"), u32v(config.n_kv_heads));
-    g.set(&format!("{arch}.attention.layer_norm_rms_epsilon"), MetaValue::F32(config.rms_eps as f32));
-    g.set(&format!("{arch}.rope.freq_base"), MetaValue::F32(config.rope_theta as f32));
+    g.set(
+        &format!("{arch}.attention.head_count"),
+        u32v(config.n_heads),
+    );
+    g.set(
+        &format!("{arch}.attention.head_count_kv"),
+        u32v(config.n_kv_heads),
+    );
+    g.set(
+        &format!("{arch}.attention.layer_norm_rms_epsilon"),
+        MetaValue::F32(config.rms_eps as f32),
+    );
+    g.set(
+        &format!("{arch}.rope.freq_base"),
+        MetaValue::F32(config.rope_theta as f32),
+    );
     g
 }
 
 /// A byte-level vocabulary of `vocab_size` tokens for tiny models: ids 0..2 are specials, the
 /// rest single bytes. Enough for the CLI and the web app to run a tiny model end to end.
 pub fn add_tiny_tokenizer(g: &mut GgufWriter, vocab_size: usize) {
-    let mut tokens = vec!["<|im_start|>".to_string(), "<|im_end|>".to_string(), "<|endoftext|>".to_string()];
+    let mut tokens = vec![
+        "<|im_start|>".to_string(),
+        "<|im_end|>".to_string(),
+        "<|endoftext|>".to_string(),
+    ];
     let mut types = vec![3i32, 3, 3];
     // GPT-2's byte-to-unicode map for printable ASCII is the identity.
     for b in (b' '..=b'~').take(vocab_size.saturating_sub(3)) {
-        tokens.push(if b == b' ' { "Ġ".into() } else { (b as char).to_string() });
+        tokens.push(if b == b' ' {
+            "Ġ".into()
+        } else {
+            (b as char).to_string()
+        });
         types.push(1);
     }
     let strings = tokens.into_iter().map(MetaValue::String).collect();
     g.set("tokenizer.ggml.model", MetaValue::String("gpt2".into()));
     g.set("tokenizer.ggml.pre", MetaValue::String("gpt-2".into()));
-    g.set("tokenizer.ggml.tokens", MetaValue::Array(MetaArray { item_type: 8, items: strings }));
+    g.set(
+        "tokenizer.ggml.tokens",
+        MetaValue::Array(MetaArray {
+            item_type: 8,
+            items: strings,
+        }),
+    );
     g.set(
         "tokenizer.ggml.token_type",
-        MetaValue::Array(MetaArray { item_type: 5, items: types.into_iter().map(MetaValue::I32).collect() }),
+        MetaValue::Array(MetaArray {
+            item_type: 5,
+            items: types.into_iter().map(MetaValue::I32).collect(),
+        }),
     );
-    g.set("tokenizer.ggml.merges", MetaValue::Array(MetaArray { item_type: 8, items: vec![] }));
+    g.set(
+        "tokenizer.ggml.merges",
+        MetaValue::Array(MetaArray {
+            item_type: 8,
+            items: vec![],
+        }),
+    );
     g.set("tokenizer.ggml.bos_token_id", MetaValue::U32(0));
     g.set("tokenizer.ggml.eos_token_id", MetaValue::U32(1));
     g.set(
@@ -121,8 +181,17 @@ pub fn write_gguf(
     matrix_type: GgmlType,
 ) -> xlingo_formats::Result<Vec<u8>> {
     for (name, (shape, values)) in weights {
-        let ty = if shape.len() == 2 { matrix_type } else { GgmlType::F32 };
-        g.add_tensor(name, shape, ty, xlingo_formats::quant::quantize(ty, values)?)?;
+        let ty = if shape.len() == 2 {
+            matrix_type
+        } else {
+            GgmlType::F32
+        };
+        g.add_tensor(
+            name,
+            shape,
+            ty,
+            xlingo_formats::quant::quantize(ty, values)?,
+        )?;
     }
     Ok(g.to_bytes())
 }
@@ -153,11 +222,19 @@ pub fn write_hf_checkpoint(
     let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
         .iter()
         .map(|(n, s, b)| {
-            (n.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).expect("valid view"))
+            (
+                n.clone(),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                    .expect("valid view"),
+            )
         })
         .collect();
     let st = safetensors::serialize(views, None).expect("serialise safetensors");
-    let hf_arch = if config.arch == "qwen2" { "Qwen2ForCausalLM" } else { "LlamaForCausalLM" };
+    let hf_arch = if config.arch == "qwen2" {
+        "Qwen2ForCausalLM"
+    } else {
+        "LlamaForCausalLM"
+    };
     let json = serde_json::json!({
         "architectures": [hf_arch],
         "model_type": config.arch,
