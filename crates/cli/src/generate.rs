@@ -120,19 +120,17 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         session.config.context_length,
         session.device.clone(),
     );
-    let mut decoder = StreamDecoder::new(&session.tokenizer);
+    let mut decoder = StreamDecoder::new(&session.tokenizer, true);
     let mut out = std::io::stdout().lock();
-    let mut printed = String::new();
     let mut held = String::new();
     let started = Instant::now();
     let mut first_token = None;
     let (generated, reason) = generator.generate(&ids, &options, |token| {
         first_token.get_or_insert_with(|| started.elapsed());
-        held.push_str(&decoder.push(token));
+        held.push_str(&decoder.push(token).unwrap_or_default());
         if let Some(cut) = args.stop.iter().filter_map(|s| held.find(s.as_str())).min() {
             held.truncate(cut);
             let _ = write!(out, "{held}");
-            printed.push_str(&held);
             held.clear();
             return false;
         }
@@ -150,10 +148,10 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         let ready: String = held.drain(..split).collect();
         let _ = write!(out, "{ready}");
         let _ = out.flush();
-        printed.push_str(&ready);
         true
     })?;
     if reason != StopReason::Callback {
+        held.push_str(&decoder.flush());
         let _ = write!(out, "{held}");
     }
     writeln!(out)?;

@@ -1,0 +1,149 @@
+//! The `xlingo` binary end to end on tiny models the test writes: it runs, and bad input gets
+//! one clear error line naming the problem, a non-zero exit code, and no panic.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use xlingo_formats::{GgmlType, GgufWriter, MetaValue};
+use xlingo_model::tiny::{add_tiny_tokenizer, gguf_metadata, random_weights, tiny_config, write_gguf};
+
+fn xlingo(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xlingo")).args(args).env("XLINGO_CACHE", scratch()).output().unwrap()
+}
+
+fn scratch() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("xlingo-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write(name: &str, bytes: &[u8]) -> PathBuf {
+    let path = scratch().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn tiny_model_bytes(edit: impl FnOnce(&mut GgufWriter)) -> Vec<u8> {
+    let config = tiny_config("llama");
+    let mut g = gguf_metadata(&config);
+    add_tiny_tokenizer(&mut g, config.vocab_size);
+    edit(&mut g);
+    write_gguf(g, &random_weights(&config, 3), GgmlType::Q8_0).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Fails with exactly one `error:` line containing every needle, and no panic.
+fn assert_clean_failure(o: &Output, needles: &[&str]) {
+    let err = stderr(o);
+    assert!(!o.status.success(), "expected failure, got success; stderr: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(lines.len(), 1, "one error line expected: {err}");
+    for n in needles {
+        assert!(lines[0].contains(n), "`{n}` not in `{}`", lines[0]);
+    }
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn generate_and_inspect_work_on_a_tiny_model() {
+    let model = write("tiny.gguf", &tiny_model_bytes(|_| {}));
+    let out = xlingo(&["inspect", path_str(&model)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("architecture: llama"), "{text}");
+    assert!(text.contains("blk.0.attn_q.weight") && text.contains("q8_0"), "{text}");
+    assert!(text.contains("tokenizer: gpt2"), "{text}");
+
+    let gen = |extra: &[&str]| {
+        let mut args = vec!["generate", "--model", path_str(&model), "--prompt", "hello world", "--max-tokens", "12"];
+        args.extend_from_slice(extra);
+        let out = xlingo(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // Greedy is deterministic; a seed makes sampling deterministic too.
+    assert_eq!(gen(&["--temperature", "0"]), gen(&["--temperature", "0"]));
+    assert_eq!(gen(&["--seed", "5", "--temperature", "1.5"]), gen(&["--seed", "5", "--temperature", "1.5"]));
+    assert!(stderr(&xlingo(&["generate", "--model", path_str(&model), "--prompt", "hi", "--max-tokens", "3"]))
+        .contains("generated"));
+    let chat = gen(&["--chat", "--system", "Be brief.", "--temperature", "0"]);
+    assert!(!chat.is_empty());
+}
+
+#[test]
+fn bad_files_get_one_clear_error_line() {
+    let good = tiny_model_bytes(|_| {});
+    let prompt = ["--prompt", "hi", "--max-tokens", "2"];
+    let run = |name: &str, bytes: &[u8]| {
+        let path = write(name, bytes);
+        let mut args = vec!["generate", "--model", path_str(&path)];
+        args.extend_from_slice(&prompt);
+        xlingo(&args)
+    };
+
+    let mut bad_magic = good.clone();
+    bad_magic[..4].copy_from_slice(b"GGML");
+    assert_clean_failure(&run("magic.gguf", &bad_magic), &["not a GGUF file"]);
+
+    assert_clean_failure(&run("truncated.gguf", &good[..good.len() / 2]), &["outside the file"]);
+    assert_clean_failure(&run("header-cut.gguf", &good[..200]), &["truncated"]);
+
+    // Tensor type id of the first tensor patched to an unknown one (ids are after the name).
+    let header = xlingo_formats::GgufHeader::parse(&good).unwrap();
+    let first = &header.tensors[0];
+    let mut unknown_type = good.clone();
+    let type_pos = find_tensor_type_offset(&good, &first.name);
+    unknown_type[type_pos..type_pos + 4].copy_from_slice(&99u32.to_le_bytes());
+    assert_clean_failure(&run("unknown-type.gguf", &unknown_type), &["unknown", &first.name]);
+
+    let gpt2 = tiny_model_bytes(|g| {
+        g.set("general.architecture", MetaValue::String("gpt2".into()));
+    });
+    assert_clean_failure(&run("arch.gguf", &gpt2), &["unsupported architecture", "gpt2"]);
+
+    let config = tiny_config("llama");
+    let no_tokenizer = write_gguf(gguf_metadata(&config), &random_weights(&config, 3), GgmlType::F32).unwrap();
+    assert_clean_failure(&run("no-tok.gguf", &no_tokenizer), &["tokenizer.ggml"]);
+
+    // Metadata says 3 layers, the file has 2: the missing tensor is named.
+    let more_layers = tiny_model_bytes(|g| {
+        g.set("llama.block_count", MetaValue::U32(3));
+    });
+    assert_clean_failure(&run("layers.gguf", &more_layers), &["blk.2."]);
+
+    // Metadata says a wider FFN than the tensors have: a shape mismatch naming the tensor.
+    let wide = tiny_model_bytes(|g| {
+        g.set("llama.feed_forward_length", MetaValue::U32(256));
+    });
+    assert_clean_failure(&run("shape.gguf", &wide), &["blk.0.ffn_gate.weight", "expected shape"]);
+}
+
+#[test]
+fn bad_prompts_get_one_clear_error_line() {
+    let model = write("tiny-prompts.gguf", &tiny_model_bytes(|_| {}));
+    let long = "a b ".repeat(200); // > 128 tokens of context
+    let out = xlingo(&["generate", "--model", path_str(&model), "--prompt", &long]);
+    assert_clean_failure(&out, &["exceeds the context of 128 tokens"]);
+
+    let bad_utf8 = write("prompt.txt", b"caf\xe9 au lait");
+    let out = xlingo(&["generate", "--model", path_str(&model), "--prompt-file", path_str(&bad_utf8)]);
+    assert_clean_failure(&out, &["invalid UTF-8", "prompt.txt"]);
+
+    let out = xlingo(&["generate", "--model", "no-such-model", "--prompt", "x"]);
+    assert_clean_failure(&out, &["no-such-model", "not a known asset"]);
+}
+
+/// Byte offset of the type field of tensor `name` in a GGUF file.
+fn find_tensor_type_offset(bytes: &[u8], name: &str) -> usize {
+    let needle: Vec<u8> = (name.len() as u64).to_le_bytes().into_iter().chain(name.bytes()).collect();
+    let start = bytes.windows(needle.len()).position(|w| w == needle.as_slice()).unwrap() + needle.len();
+    let n_dims = u32::from_le_bytes(bytes[start..start + 4].try_into().unwrap()) as usize;
+    start + 4 + 8 * n_dims
+}
