@@ -2,6 +2,7 @@
 //! config.json, tokenizers and chat templates. Pure Rust and wasm-safe: everything works on byte
 //! slices; only [`gguf::Gguf::open`] memory-maps a file, natively.
 
+pub mod chat;
 pub mod error;
 pub mod gguf;
 pub mod quant;
