@@ -58,6 +58,22 @@ fn smollm2_from_gguf_when_available() {
     assert_eq!(t.source(), SMOLLM2);
     assert_eq!(t.bos_token(), "<|im_start|>");
     assert_eq!(t.eos_token(), "<|im_end|>");
+
+    // Its tokenizer (gpt2, pre "smollm") matches the template's special tokens whole.
+    let info = xlingo_formats::tokenizer::TokenizerInfo::from_gguf(&gguf.header).unwrap();
+    assert_eq!(info.pre.as_deref(), Some("smollm"));
+    assert!(!info.add_bos);
+    assert!(info.stop_ids.contains(&2), "{:?}", info.stop_ids);
+    let tok = xlingo_formats::tokenizer::tokenizer_from_gguf(&gguf.header).unwrap();
+    let prompt = t.render(&[ChatMessage::user("Hi")], true).unwrap();
+    let ids = tok
+        .encode(prompt.as_str(), true)
+        .unwrap()
+        .get_ids()
+        .to_vec();
+    assert_eq!(ids[0], 1, "starts with <|im_start|>: {ids:?}");
+    assert_eq!(ids.iter().filter(|&&i| i == 2).count(), 2, "{ids:?}");
+    assert_eq!(tok.decode(&ids, false).unwrap(), prompt);
 }
 
 fn templates_dir() -> PathBuf {
