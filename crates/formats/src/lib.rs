@@ -2,10 +2,12 @@
 //! config.json, tokenizers and chat templates. Pure Rust and wasm-safe: everything works on byte
 //! slices; only [`gguf::Gguf::open`] memory-maps a file, natively.
 
+pub mod chat;
 pub mod config;
 pub mod error;
 pub mod gguf;
 pub mod quant;
+pub mod tokenizer;
 pub mod weights;
 
 pub use config::{ModelConfig, RopeLayout, RopeScaling};
