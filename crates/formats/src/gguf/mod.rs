@@ -233,8 +233,18 @@ impl GgufHeader {
         }
 
         let mut tensors = Vec::new();
+        let mut names = std::collections::HashSet::new();
         for i in 0..n_tensors {
-            tensors.push(r.tensor_info(i)?);
+            let info = r.tensor_info(i)?;
+            // Names must be unique (llama.cpp refuses duplicates too): `tensor(name)` could
+            // only ever find the first.
+            if !names.insert(info.name.clone()) {
+                return Err(FormatError::Invalid(format!(
+                    "tensor `{}` appears twice",
+                    info.name
+                )));
+            }
+            tensors.push(info);
         }
 
         let alignment = match metadata.get("general.alignment") {
