@@ -183,13 +183,13 @@ impl ModelConfig {
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(FormatError::Invalid(format!("model config: {name} is 0")));
         }
-        if self.head_dim % 2 != 0 {
+        if !self.head_dim.is_multiple_of(2) {
             return Err(FormatError::Invalid(format!(
                 "model config: head_dim {} is odd",
                 self.head_dim
             )));
         }
-        if self.n_heads % self.n_kv_heads != 0 {
+        if !self.n_heads.is_multiple_of(self.n_kv_heads) {
             return Err(FormatError::Invalid(format!(
                 "model config: {} heads are not a multiple of {} KV heads",
                 self.n_heads, self.n_kv_heads
