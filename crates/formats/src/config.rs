@@ -141,18 +141,34 @@ impl ModelConfig {
     }
 
     /// Number of parameters, counting tied embeddings once.
+    ///
+    /// Saturates at `u64::MAX`: the sizes come straight from a file's metadata, and absurd
+    /// ones (which `validate` lets through) must not overflow.
     pub fn parameter_count(&self) -> u64 {
         let (d, f, v) = (
             self.hidden_size as u64,
             self.intermediate_size as u64,
             self.vocab_size as u64,
         );
-        let q = (self.n_heads * self.head_dim) as u64;
-        let kv = (self.n_kv_heads * self.head_dim) as u64;
-        let bias = if self.qkv_bias { q + 2 * kv } else { 0 };
-        let layer = d * q + 2 * d * kv + q * d + 3 * d * f + 2 * d + bias;
-        let head = if self.tie_embeddings { 0 } else { v * d };
-        v * d + self.n_layers as u64 * layer + d + head
+        let mul = |a: u64, b: u64| a.saturating_mul(b);
+        let sum = |terms: &[u64]| terms.iter().fold(0u64, |acc, &t| acc.saturating_add(t));
+        let q = mul(self.n_heads as u64, self.head_dim as u64);
+        let kv = mul(self.n_kv_heads as u64, self.head_dim as u64);
+        let bias = if self.qkv_bias {
+            sum(&[q, mul(2, kv)])
+        } else {
+            0
+        };
+        let layer = sum(&[
+            mul(d, q),
+            mul(mul(2, d), kv),
+            mul(q, d),
+            mul(mul(3, d), f),
+            mul(2, d),
+            bias,
+        ]);
+        let head = if self.tie_embeddings { 0 } else { mul(v, d) };
+        sum(&[mul(v, d), mul(self.n_layers as u64, layer), d, head])
     }
 
     fn validate(&self) -> Result<()> {

@@ -233,8 +233,18 @@ impl GgufHeader {
         }
 
         let mut tensors = Vec::new();
+        let mut names = std::collections::HashSet::new();
         for i in 0..n_tensors {
-            tensors.push(r.tensor_info(i)?);
+            let info = r.tensor_info(i)?;
+            // Names must be unique (llama.cpp refuses duplicates too): `tensor(name)` could
+            // only ever find the first.
+            if !names.insert(info.name.clone()) {
+                return Err(FormatError::Invalid(format!(
+                    "tensor `{}` appears twice",
+                    info.name
+                )));
+            }
+            tensors.push(info);
         }
 
         let alignment = match metadata.get("general.alignment") {
@@ -560,12 +570,13 @@ impl<'a> Reader<'a> {
         let n = dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
         match n.map(|n| ty.bytes_for(n)) {
             Some(Some(_)) => {}
+            // The row length is a whole number of blocks (checked above), so so is the element
+            // count: `bytes_for` can only fail here because the byte size overflows u64.
             Some(None) => {
                 return Err(FormatError::Invalid(format!(
-                    "tensor `{name}`: {} elements do not fill whole {} blocks of {}",
+                    "tensor `{name}`: size of {} {} elements overflows",
                     n.unwrap_or(0),
-                    ty.name(),
-                    ty.block_len()
+                    ty.name()
                 )));
             }
             None => {

@@ -65,11 +65,15 @@ impl GgufWriter {
         Ok(self)
     }
 
+    /// The data alignment: `general.alignment` if it is a power of two, else the default. An
+    /// invalid value is still written as given (so the reader reports it, naming the key)
+    /// instead of making `to_bytes` divide by zero.
     fn alignment(&self) -> u64 {
         self.metadata
             .iter()
             .find(|(k, _)| k == "general.alignment")
             .and_then(|(_, v)| v.as_u64())
+            .filter(|a| a.is_power_of_two())
             .unwrap_or(DEFAULT_ALIGNMENT)
     }
 
