@@ -5,10 +5,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use xlingo_formats::{GgmlType, GgufWriter, MetaValue};
-use xlingo_model::tiny::{add_tiny_tokenizer, gguf_metadata, random_weights, tiny_config, write_gguf};
+use xlingo_model::tiny::{
+    add_tiny_tokenizer, gguf_metadata, random_weights, tiny_config, write_gguf,
+};
 
 fn xlingo(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xlingo")).args(args).env("XLINGO_CACHE", scratch()).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_xlingo"))
+        .args(args)
+        .env("XLINGO_CACHE", scratch())
+        .output()
+        .unwrap()
 }
 
 fn scratch() -> PathBuf {
@@ -38,7 +44,10 @@ fn stderr(o: &Output) -> String {
 /// Fails with exactly one `error:` line containing every needle, and no panic.
 fn assert_clean_failure(o: &Output, needles: &[&str]) {
     let err = stderr(o);
-    assert!(!o.status.success(), "expected failure, got success; stderr: {err}");
+    assert!(
+        !o.status.success(),
+        "expected failure, got success; stderr: {err}"
+    );
     assert!(!err.contains("panicked"), "panic: {err}");
     let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(lines.len(), 1, "one error line expected: {err}");
@@ -58,22 +67,49 @@ fn generate_and_inspect_work_on_a_tiny_model() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("architecture: llama"), "{text}");
-    assert!(text.contains("blk.0.attn_q.weight") && text.contains("q8_0"), "{text}");
+    assert!(
+        text.contains("blk.0.attn_q.weight") && text.contains("q8_0"),
+        "{text}"
+    );
     assert!(text.contains("tokenizer: gpt2"), "{text}");
 
-    let gen = |extra: &[&str]| {
-        let mut args = vec!["generate", "--model", path_str(&model), "--prompt", "hello world", "--max-tokens", "12"];
+    let generate = |extra: &[&str]| {
+        let mut args = vec![
+            "generate",
+            "--model",
+            path_str(&model),
+            "--prompt",
+            "hello world",
+            "--max-tokens",
+            "12",
+        ];
         args.extend_from_slice(extra);
         let out = xlingo(&args);
         assert!(out.status.success(), "{}", stderr(&out));
         String::from_utf8(out.stdout).unwrap()
     };
     // Greedy is deterministic; a seed makes sampling deterministic too.
-    assert_eq!(gen(&["--temperature", "0"]), gen(&["--temperature", "0"]));
-    assert_eq!(gen(&["--seed", "5", "--temperature", "1.5"]), gen(&["--seed", "5", "--temperature", "1.5"]));
-    assert!(stderr(&xlingo(&["generate", "--model", path_str(&model), "--prompt", "hi", "--max-tokens", "3"]))
-        .contains("generated"));
-    let chat = gen(&["--chat", "--system", "Be brief.", "--temperature", "0"]);
+    assert_eq!(
+        generate(&["--temperature", "0"]),
+        generate(&["--temperature", "0"])
+    );
+    assert_eq!(
+        generate(&["--seed", "5", "--temperature", "1.5"]),
+        generate(&["--seed", "5", "--temperature", "1.5"])
+    );
+    assert!(
+        stderr(&xlingo(&[
+            "generate",
+            "--model",
+            path_str(&model),
+            "--prompt",
+            "hi",
+            "--max-tokens",
+            "3"
+        ]))
+        .contains("generated")
+    );
+    let chat = generate(&["--chat", "--system", "Be brief.", "--temperature", "0"]);
     assert!(!chat.is_empty());
 }
 
@@ -92,7 +128,10 @@ fn bad_files_get_one_clear_error_line() {
     bad_magic[..4].copy_from_slice(b"GGML");
     assert_clean_failure(&run("magic.gguf", &bad_magic), &["not a GGUF file"]);
 
-    assert_clean_failure(&run("truncated.gguf", &good[..good.len() / 2]), &["outside the file"]);
+    assert_clean_failure(
+        &run("truncated.gguf", &good[..good.len() / 2]),
+        &["outside the file"],
+    );
     assert_clean_failure(&run("header-cut.gguf", &good[..200]), &["truncated"]);
 
     // Tensor type id of the first tensor patched to an unknown one (ids are after the name).
@@ -101,15 +140,26 @@ fn bad_files_get_one_clear_error_line() {
     let mut unknown_type = good.clone();
     let type_pos = find_tensor_type_offset(&good, &first.name);
     unknown_type[type_pos..type_pos + 4].copy_from_slice(&99u32.to_le_bytes());
-    assert_clean_failure(&run("unknown-type.gguf", &unknown_type), &["unknown", &first.name]);
+    assert_clean_failure(
+        &run("unknown-type.gguf", &unknown_type),
+        &["unknown", &first.name],
+    );
 
     let gpt2 = tiny_model_bytes(|g| {
         g.set("general.architecture", MetaValue::String("gpt2".into()));
     });
-    assert_clean_failure(&run("arch.gguf", &gpt2), &["unsupported architecture", "gpt2"]);
+    assert_clean_failure(
+        &run("arch.gguf", &gpt2),
+        &["unsupported architecture", "gpt2"],
+    );
 
     let config = tiny_config("llama");
-    let no_tokenizer = write_gguf(gguf_metadata(&config), &random_weights(&config, 3), GgmlType::F32).unwrap();
+    let no_tokenizer = write_gguf(
+        gguf_metadata(&config),
+        &random_weights(&config, 3),
+        GgmlType::F32,
+    )
+    .unwrap();
     assert_clean_failure(&run("no-tok.gguf", &no_tokenizer), &["tokenizer.ggml"]);
 
     // Metadata says 3 layers, the file has 2: the missing tensor is named.
@@ -122,7 +172,10 @@ fn bad_files_get_one_clear_error_line() {
     let wide = tiny_model_bytes(|g| {
         g.set("llama.feed_forward_length", MetaValue::U32(256));
     });
-    assert_clean_failure(&run("shape.gguf", &wide), &["blk.0.ffn_gate.weight", "expected shape"]);
+    assert_clean_failure(
+        &run("shape.gguf", &wide),
+        &["blk.0.ffn_gate.weight", "expected shape"],
+    );
 }
 
 #[test]
@@ -133,7 +186,13 @@ fn bad_prompts_get_one_clear_error_line() {
     assert_clean_failure(&out, &["exceeds the context of 128 tokens"]);
 
     let bad_utf8 = write("prompt.txt", b"caf\xe9 au lait");
-    let out = xlingo(&["generate", "--model", path_str(&model), "--prompt-file", path_str(&bad_utf8)]);
+    let out = xlingo(&[
+        "generate",
+        "--model",
+        path_str(&model),
+        "--prompt-file",
+        path_str(&bad_utf8),
+    ]);
     assert_clean_failure(&out, &["invalid UTF-8", "prompt.txt"]);
 
     let out = xlingo(&["generate", "--model", "no-such-model", "--prompt", "x"]);
@@ -142,8 +201,16 @@ fn bad_prompts_get_one_clear_error_line() {
 
 /// Byte offset of the type field of tensor `name` in a GGUF file.
 fn find_tensor_type_offset(bytes: &[u8], name: &str) -> usize {
-    let needle: Vec<u8> = (name.len() as u64).to_le_bytes().into_iter().chain(name.bytes()).collect();
-    let start = bytes.windows(needle.len()).position(|w| w == needle.as_slice()).unwrap() + needle.len();
+    let needle: Vec<u8> = (name.len() as u64)
+        .to_le_bytes()
+        .into_iter()
+        .chain(name.bytes())
+        .collect();
+    let start = bytes
+        .windows(needle.len())
+        .position(|w| w == needle.as_slice())
+        .unwrap()
+        + needle.len();
     let n_dims = u32::from_le_bytes(bytes[start..start + 4].try_into().unwrap()) as usize;
     start + 4 + 8 * n_dims
 }

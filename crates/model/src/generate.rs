@@ -58,7 +58,10 @@ impl<'a> Generator<'a> {
                 ..Default::default()
             },
         );
-        out.logits.into_data().to_vec::<f32>().expect("f32 logits")
+        out.logits
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32 logits")
     }
 
     /// Generate after `prompt`, calling `on_token` with each new token; it returns false to stop.

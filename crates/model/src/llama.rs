@@ -113,7 +113,8 @@ impl Attention {
         let scale = (self.head_dim as f64).sqrt().recip();
         let mut scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale);
         if t > 1 {
-            scores = scores + causal_mask(t, total, &scores.device()).unsqueeze::<4>();
+            let mask = causal_mask(t, total, &scores.device()).unsqueeze::<4>();
+            scores = scores + mask;
         }
         let out = softmax(scores, 3).matmul(v);
         self.o.forward(

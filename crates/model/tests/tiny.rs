@@ -3,7 +3,9 @@
 
 use burn::tensor::{Device, DeviceKind, Int, Tensor, TensorData};
 use xlingo_formats::{GgmlType, Gguf, HfSafetensors, ModelConfig};
-use xlingo_model::tiny::{gguf_metadata, random_weights, tiny_config, write_gguf, write_hf_checkpoint};
+use xlingo_model::tiny::{
+    gguf_metadata, random_weights, tiny_config, write_gguf, write_hf_checkpoint,
+};
 use xlingo_model::{ForwardOptions, KvCache, LoadedModel};
 
 const PROMPT: [i64; 9] = [5, 17, 3, 80, 42, 42, 7, 91, 12];
@@ -14,20 +16,28 @@ fn tokens(ids: &[i64], device: &Device) -> Tensor<2, Int> {
 
 fn logits(model: &LoadedModel, ids: &[i64], device: &Device) -> Vec<f32> {
     let mut cache = KvCache::new(model.config.n_layers);
-    let out = model.model.forward(tokens(ids, device), &mut cache, ForwardOptions::default());
-    out.logits.into_data().to_vec::<f32>().unwrap()
+    let out = model
+        .model
+        .forward(tokens(ids, device), &mut cache, ForwardOptions::default());
+    out.logits.into_data().try_to_vec::<f32>().unwrap()
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 fn gguf_model(config: &ModelConfig, ty: GgmlType, device: &Device) -> LoadedModel {
     let bytes = write_gguf(gguf_metadata(config), &random_weights(config, 1), ty).unwrap();
     let gguf = Gguf::from_bytes(bytes).unwrap();
     let loaded = LoadedModel::from_gguf(&gguf, device).unwrap();
-    assert_eq!(&loaded.config, config, "config read back from GGUF metadata");
+    assert_eq!(
+        &loaded.config, config,
+        "config read back from GGUF metadata"
+    );
     loaded
 }
 
@@ -43,11 +53,19 @@ fn gguf_and_safetensors_give_identical_logits() {
     let device = Device::flex();
     for arch in ["llama", "qwen2"] {
         let config = tiny_config(arch);
-        let a = logits(&gguf_model(&config, GgmlType::F32, &device), &PROMPT, &device);
+        let a = logits(
+            &gguf_model(&config, GgmlType::F32, &device),
+            &PROMPT,
+            &device,
+        );
         let b = logits(&hf_model(&config, &device), &PROMPT, &device);
         assert_eq!(a.len(), PROMPT.len() * config.vocab_size);
         // Same f32 weights, same arithmetic: the Q/K permutation must be exactly undone.
-        assert!(max_abs_diff(&a, &b) < 1e-5, "{arch}: max diff {}", max_abs_diff(&a, &b));
+        assert!(
+            max_abs_diff(&a, &b) < 1e-5,
+            "{arch}: max diff {}",
+            max_abs_diff(&a, &b)
+        );
         assert!(a.iter().all(|x| x.is_finite()));
     }
 }
@@ -61,14 +79,24 @@ fn kv_cache_decoding_equals_one_full_pass() {
     // Prefill 4 tokens, then one at a time.
     let mut cache = KvCache::new(config.n_layers);
     let mut step = Vec::new();
-    let first = model.model.forward(tokens(&PROMPT[..4], &device), &mut cache, ForwardOptions::default());
-    step.extend(first.logits.into_data().to_vec::<f32>().unwrap());
+    let first = model.model.forward(
+        tokens(&PROMPT[..4], &device),
+        &mut cache,
+        ForwardOptions::default(),
+    );
+    step.extend(first.logits.into_data().try_to_vec::<f32>().unwrap());
     for &t in &PROMPT[4..] {
-        let out = model.model.forward(tokens(&[t], &device), &mut cache, ForwardOptions::default());
-        step.extend(out.logits.into_data().to_vec::<f32>().unwrap());
+        let out = model
+            .model
+            .forward(tokens(&[t], &device), &mut cache, ForwardOptions::default());
+        step.extend(out.logits.into_data().try_to_vec::<f32>().unwrap());
     }
     assert_eq!(cache.len(), PROMPT.len());
-    assert!(max_abs_diff(&full, &step) < 1e-4, "max diff {}", max_abs_diff(&full, &step));
+    assert!(
+        max_abs_diff(&full, &step) < 1e-4,
+        "max diff {}",
+        max_abs_diff(&full, &step)
+    );
 }
 
 #[test]
@@ -81,18 +109,34 @@ fn changing_a_later_token_never_changes_earlier_logits() {
     other[6] = 1;
     let b = logits(&model, &other, &device);
     let v = config.vocab_size;
-    assert!(max_abs_diff(&a[..6 * v], &b[..6 * v]) < 1e-5, "causal mask leaks the future");
-    assert!(max_abs_diff(&a[6 * v..], &b[6 * v..]) > 1e-3, "the changed token had no effect");
+    assert!(
+        max_abs_diff(&a[..6 * v], &b[..6 * v]) < 1e-5,
+        "causal mask leaks the future"
+    );
+    assert!(
+        max_abs_diff(&a[6 * v..], &b[6 * v..]) > 1e-3,
+        "the changed token had no effect"
+    );
 }
 
 #[test]
 fn quantised_weights_stay_close_to_f32() {
     let device = Device::flex();
     let config = tiny_config("llama");
-    let reference = logits(&gguf_model(&config, GgmlType::F32, &device), &PROMPT, &device);
+    let reference = logits(
+        &gguf_model(&config, GgmlType::F32, &device),
+        &PROMPT,
+        &device,
+    );
     let spread = reference.iter().fold(0.0f32, |m, x| m.max(x.abs()));
     // Looser bounds for fewer bits; these catch a wrong block layout, which gives noise.
-    for (ty, bound) in [(GgmlType::F16, 0.002), (GgmlType::Q8_0, 0.02), (GgmlType::Q6K, 0.05), (GgmlType::Q4_1, 0.15)] {
+    // (K-quants need rows of 256, wider than this model.)
+    for (ty, bound) in [
+        (GgmlType::F16, 0.002),
+        (GgmlType::Q8_0, 0.02),
+        (GgmlType::Q5_1, 0.08),
+        (GgmlType::Q4_1, 0.15),
+    ] {
         let l = logits(&gguf_model(&config, ty, &device), &PROMPT, &device);
         let rel = max_abs_diff(&reference, &l) / spread;
         assert!(rel < bound, "{}: relative max diff {rel}", ty.name());
@@ -105,16 +149,27 @@ fn hidden_states_are_captured_for_every_layer() {
     let config = tiny_config("llama");
     let model = gguf_model(&config, GgmlType::F32, &device);
     let mut cache = KvCache::new(config.n_layers);
-    let opts = ForwardOptions { capture_hidden: true, last_only: true };
-    let out = model.model.forward(tokens(&PROMPT, &device), &mut cache, opts);
+    let opts = ForwardOptions {
+        capture_hidden: true,
+        last_only: true,
+    };
+    let out = model
+        .model
+        .forward(tokens(&PROMPT, &device), &mut cache, opts);
     assert_eq!(out.hidden.len(), config.n_layers + 1);
     for h in &out.hidden {
         assert_eq!(h.dims(), [1, PROMPT.len(), config.hidden_size]);
     }
     assert_eq!(out.logits.dims(), [1, 1, config.vocab_size]);
     // Layer 0 capture is the embedding row of each token.
-    let emb = out.hidden[0].clone().into_data().to_vec::<f32>().unwrap();
-    let (_, table) = random_weights(&config, 1).remove("token_embd.weight").unwrap();
+    let emb = out.hidden[0]
+        .clone()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let (_, table) = random_weights(&config, 1)
+        .remove("token_embd.weight")
+        .unwrap();
     let t = PROMPT[2] as usize;
     let d = config.hidden_size;
     assert_eq!(&emb[2 * d..3 * d], &table[t * d..(t + 1) * d]);
@@ -127,5 +182,9 @@ fn wgpu_and_cpu_agree() {
     let gpu = Device::wgpu(DeviceKind::DefaultDevice);
     let a = logits(&gguf_model(&config, GgmlType::Q8_0, &cpu), &PROMPT, &cpu);
     let b = logits(&gguf_model(&config, GgmlType::Q8_0, &gpu), &PROMPT, &gpu);
-    assert!(max_abs_diff(&a, &b) < 1e-3, "max diff {}", max_abs_diff(&a, &b));
+    assert!(
+        max_abs_diff(&a, &b) < 1e-3,
+        "max diff {}",
+        max_abs_diff(&a, &b)
+    );
 }

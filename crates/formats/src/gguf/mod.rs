@@ -91,7 +91,9 @@ impl MetaValue {
     /// Any numeric type as f64.
     pub fn as_f64(&self) -> Option<f64> {
         match *self {
-            MetaValue::F32(v) => Some(v as f64),
+            // The shortest decimal that round-trips the f32 (1e-5, not 9.99999974e-6): what
+            // the file's writer meant.
+            MetaValue::F32(v) => Some(v.to_string().parse().unwrap_or(v as f64)),
             MetaValue::F64(v) => Some(v),
             _ => self.as_i64().map(|v| v as f64),
         }
