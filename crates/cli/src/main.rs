@@ -47,6 +47,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    restore_default_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Fetch { asset, list, force } => fetch(asset, list, force),
@@ -90,4 +91,14 @@ fn fetch(asset: Option<String>, list: bool, force: bool) -> anyhow::Result<()> {
     };
     println!("{}", path.display());
     Ok(())
+}
+
+/// Rust ignores SIGPIPE, so `xlingo inspect … | head` would panic on a closed pipe; a command-line
+/// tool should end quietly instead, like other Unix tools.
+fn restore_default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: resetting a signal disposition to its default at start-up, before any threads.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
