@@ -66,16 +66,31 @@ pub fn hf_name(gguf_name: &str) -> Option<String> {
 /// GGUF's interleaved one: within each head, row `j * (d/2) + i` moves to `2 * i + j`.
 /// `row_len` is 1 for a bias.
 pub fn permute_hf_to_gguf(values: &[f32], n_heads: usize, row_len: usize) -> Vec<f32> {
-    let rows = values.len() / row_len;
-    let head_dim = rows / n_heads;
+    permute_rope_rows(values, n_heads, row_len, true)
+}
+
+/// Inverse of [`permute_hf_to_gguf`]: GGUF's interleaved rows back to HF's half-split layout
+/// (for exporting HF checkpoints).
+pub fn permute_gguf_to_hf(values: &[f32], n_heads: usize, row_len: usize) -> Vec<f32> {
+    permute_rope_rows(values, n_heads, row_len, false)
+}
+
+fn permute_rope_rows(values: &[f32], n_heads: usize, row_len: usize, to_gguf: bool) -> Vec<f32> {
+    let head_dim = values.len() / row_len / n_heads;
     let half = head_dim / 2;
     let mut out = vec![0.0; values.len()];
     for h in 0..n_heads {
         for j in 0..2 {
             for i in 0..half {
-                let src = (h * head_dim + j * half + i) * row_len;
-                let dst = (h * head_dim + 2 * i + j) * row_len;
-                out[dst..dst + row_len].copy_from_slice(&values[src..src + row_len]);
+                let hf_row = h * head_dim + j * half + i;
+                let gguf_row = h * head_dim + 2 * i + j;
+                let (src, dst) = if to_gguf {
+                    (hf_row, gguf_row)
+                } else {
+                    (gguf_row, hf_row)
+                };
+                out[dst * row_len..(dst + 1) * row_len]
+                    .copy_from_slice(&values[src * row_len..(src + 1) * row_len]);
             }
         }
     }
@@ -182,25 +197,6 @@ impl WeightSource for HfSafetensors {
     fn contains(&self, name: &str) -> bool {
         hf_name(name).is_some_and(|hf| self.index.contains_key(&hf))
     }
-}
-
-/// Inverse of [`permute_hf_to_gguf`]: GGUF's interleaved rows back to HF's half-split layout
-/// (for exporting HF checkpoints).
-pub fn permute_gguf_to_hf(values: &[f32], n_heads: usize, row_len: usize) -> Vec<f32> {
-    let rows = values.len() / row_len;
-    let head_dim = rows / n_heads;
-    let half = head_dim / 2;
-    let mut out = vec![0.0; values.len()];
-    for h in 0..n_heads {
-        for j in 0..2 {
-            for i in 0..half {
-                let src = (h * head_dim + 2 * i + j) * row_len;
-                let dst = (h * head_dim + j * half + i) * row_len;
-                out[dst..dst + row_len].copy_from_slice(&values[src..src + row_len]);
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -38,6 +38,17 @@ struct Case {
     positions: Vec<Position>,
 }
 
+impl Case {
+    /// Prompt then continuation: the sequence the positions are over.
+    fn all_ids(&self) -> Vec<u32> {
+        self.prompt_ids
+            .iter()
+            .chain(&self.continuation_ids)
+            .copied()
+            .collect()
+    }
+}
+
 #[derive(Deserialize)]
 struct Position {
     top_ids: Vec<u32>,
@@ -148,12 +159,7 @@ fn logits_and_greedy_text_match_hf_transformers_f32() {
     assert!(fixture.cases.len() >= 22);
     let mut worst = (0.0f32, String::new());
     for case in &fixture.cases {
-        let ids: Vec<u32> = case
-            .prompt_ids
-            .iter()
-            .chain(&case.continuation_ids)
-            .copied()
-            .collect();
+        let ids = case.all_ids();
         let logits = all_logits(&ids);
         assert_eq!(logits.len(), case.positions.len(), "{}", case.name);
         for (p, (row, reference)) in logits.iter().zip(&case.positions).enumerate() {
@@ -213,24 +219,14 @@ fn confident_tokens_match_llama_cpp() {
     let (mut kl_sum, mut n_positions, mut confident, mut llama_flips) =
         (0.0f64, 0usize, 0usize, 0usize);
     for case in &llamacpp.cases {
-        let ids: Vec<u32> = case
-            .prompt_ids
-            .iter()
-            .chain(&case.continuation_ids)
-            .copied()
-            .collect();
+        let ids = case.all_ids();
         // The HF case on the same prompt; its positions are valid while its ids equal ours.
         let hf = exact
             .cases
             .iter()
             .find(|c| c.name == case.name)
             .expect("same cases in both fixtures");
-        let hf_ids: Vec<u32> = hf
-            .prompt_ids
-            .iter()
-            .chain(&hf.continuation_ids)
-            .copied()
-            .collect();
+        let hf_ids = hf.all_ids();
         let shared = ids.iter().zip(&hf_ids).take_while(|(a, b)| a == b).count();
         let logits = all_logits(&ids);
         for (p, (row, reference)) in logits.iter().zip(&case.positions).enumerate() {
