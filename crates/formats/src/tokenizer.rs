@@ -54,7 +54,7 @@ use tokenizers::processors::template::TemplateProcessing;
 use tokenizers::{AddedToken, SplitDelimiterBehavior, Tokenizer};
 
 use crate::error::{FormatError, Result};
-use crate::gguf::GgufHeader;
+use crate::gguf::{GgufHeader, MetaValue};
 
 /// GGUF token types (`tokenizer.ggml.token_type`).
 pub mod token_type {
@@ -220,53 +220,50 @@ fn opt_id(h: &GgufHeader, key: &str, n_vocab: usize) -> Result<Option<u32>> {
 }
 
 fn token_types(h: &GgufHeader, n: usize) -> Result<Vec<i64>> {
-    const KEY: &str = "tokenizer.ggml.token_type";
-    match h.get(KEY) {
-        None => Ok(vec![token_type::NORMAL; n]),
-        Some(_) => {
-            let arr = h.get_array(KEY)?;
-            if arr.len() < n {
-                return Err(FormatError::Tokenizer(format!(
-                    "{KEY} has {} entries for {n} tokens",
-                    arr.len()
-                )));
-            }
-            arr[..n]
-                .iter()
-                .map(|v| {
-                    v.as_i64().ok_or_else(|| FormatError::WrongKeyType {
-                        key: KEY.into(),
-                        expected: "an array of integers".into(),
-                    })
-                })
-                .collect()
-        }
-    }
+    per_token_values(
+        h,
+        "tokenizer.ggml.token_type",
+        n,
+        token_type::NORMAL,
+        "integers",
+        |v| v.as_i64(),
+    )
 }
 
 fn token_scores(h: &GgufHeader, n: usize) -> Result<Vec<f64>> {
-    const KEY: &str = "tokenizer.ggml.scores";
-    match h.get(KEY) {
-        None => Ok(vec![0.0; n]),
-        Some(_) => {
-            let arr = h.get_array(KEY)?;
-            if arr.len() < n {
-                return Err(FormatError::Tokenizer(format!(
-                    "{KEY} has {} entries for {n} tokens",
-                    arr.len()
-                )));
-            }
-            arr[..n]
-                .iter()
-                .map(|v| {
-                    v.as_f64().ok_or_else(|| FormatError::WrongKeyType {
-                        key: KEY.into(),
-                        expected: "an array of numbers".into(),
-                    })
-                })
-                .collect()
-        }
+    per_token_values(h, "tokenizer.ggml.scores", n, 0.0, "numbers", |v| {
+        v.as_f64()
+    })
+}
+
+/// One value per token from an optional metadata array (`default` for every token when absent).
+fn per_token_values<T: Clone>(
+    h: &GgufHeader,
+    key: &str,
+    n: usize,
+    default: T,
+    kind: &str,
+    convert: impl Fn(&MetaValue) -> Option<T>,
+) -> Result<Vec<T>> {
+    if h.get(key).is_none() {
+        return Ok(vec![default; n]);
     }
+    let arr = h.get_array(key)?;
+    if arr.len() < n {
+        return Err(FormatError::Tokenizer(format!(
+            "{key} has {} entries for {n} tokens",
+            arr.len()
+        )));
+    }
+    arr[..n]
+        .iter()
+        .map(|v| {
+            convert(v).ok_or_else(|| FormatError::WrongKeyType {
+                key: key.into(),
+                expected: format!("an array of {kind}"),
+            })
+        })
+        .collect()
 }
 
 /// Token texts as llama.cpp keeps them (an empty token becomes `[EMPTY_i]`).

@@ -2,6 +2,8 @@
 //! `models/templates/` (fetched by `scripts/fetch-test-assets.sh`) rendering a sample
 //! conversation without error.
 
+mod common;
+
 use std::path::PathBuf;
 
 use xlingo_formats::chat::{ChatMessage, ChatTemplate};
@@ -77,18 +79,7 @@ fn smollm2_from_gguf_when_available() {
 }
 
 fn templates_dir() -> PathBuf {
-    let cache = std::env::var_os("XLINGO_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/xlingo")))
-        .expect("neither XLINGO_CACHE nor HOME is set");
-    let dir = cache.join("llama.cpp-0.3.36");
-    assert!(
-        dir.join(".complete").is_file(),
-        "llama.cpp test assets not found in {}: run scripts/fetch-test-assets.sh \
-         (honours XLINGO_CACHE)",
-        dir.display()
-    );
-    dir.join("templates")
+    common::llama_cpp_assets_dir().join("templates")
 }
 
 fn sample_conversation() -> Vec<ChatMessage> {

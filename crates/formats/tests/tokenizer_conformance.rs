@@ -6,24 +6,15 @@
 //! (user-defined tokens still are). The equivalent here is `encode_ids(tok, text, false, false)`,
 //! i.e. `encode` with `add_special_tokens=false` and `set_encode_special_tokens(true)`.
 
+mod common;
+
 use std::path::PathBuf;
 
 use xlingo_formats::gguf::Gguf;
 use xlingo_formats::tokenizer::{StreamDecoder, TokenizerInfo, encode_ids, tokenizer_from_gguf};
 
 fn assets_dir() -> PathBuf {
-    let cache = std::env::var_os("XLINGO_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/xlingo")))
-        .expect("neither XLINGO_CACHE nor HOME is set");
-    let dir = cache.join("llama.cpp-0.3.36");
-    assert!(
-        dir.join(".complete").is_file(),
-        "llama.cpp test assets not found in {}: run scripts/fetch-test-assets.sh \
-         (honours XLINGO_CACHE)",
-        dir.display()
-    );
-    dir
+    common::llama_cpp_assets_dir()
 }
 
 /// (text, expected ids) pairs, split exactly as test-tokenizer-0.cpp does.
