@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Install what xlingo needs on a Debian/Ubuntu machine (as root, or with sudo), idempotently:
 # a C toolchain, Vulkan with the lavapipe software driver (so the wgpu path runs without a GPU),
-# Python with pip (the package-registry source of models and test vectors), and Rust with the
-# wasm32 target.
+# Python with pip (the package-registry source of models and test vectors), Rust with the
+# wasm32 target, and headless Chromium + chromedriver + wasm-bindgen-test-runner for the
+# `#[wasm_bindgen_test]` browser tests (WebGPU through SwiftShader; docs/wasm-webgpu-tests.md).
 set -euo pipefail
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 packages=(build-essential pkg-config ca-certificates curl python3 python3-pip python3-venv
-          mesa-vulkan-drivers libvulkan1)
+          mesa-vulkan-drivers libvulkan1 chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -31,4 +32,11 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
 rustup target list --installed | grep -q '^wasm32-unknown-unknown$' || rustup target add wasm32-unknown-unknown
-echo "[setup] ok: $(cargo --version), $(python3 --version)"
+# The runner must be exactly the wasm-bindgen in Cargo.lock (pinned "=0.2.130" in Cargo.toml).
+# Not --locked: one of its locked dependencies is no longer on crates.io.
+WASM_BINDGEN_VERSION=0.2.130
+if [ "$(wasm-bindgen-test-runner --version 2>/dev/null)" != "wasm-bindgen-test-runner $WASM_BINDGEN_VERSION" ]; then
+  echo "[setup] installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+echo "[setup] ok: $(cargo --version), $(python3 --version), $(wasm-bindgen-test-runner --version), $(chromium --version 2>/dev/null)"
