@@ -19,3 +19,7 @@ echo "[test] wasm32 build of xlingo-formats and xlingo-model"
 cargo check -q -p xlingo-formats -p xlingo-model --target wasm32-unknown-unknown
 echo "[test] cargo test"
 cargo test --workspace
+# Browser tests (headless Chromium, WebGPU on SwiftShader; see docs/wasm-webgpu-tests.md) go here once
+# crates/gpu exists (it needs crates/gpu/webdriver.json; never add -q, the runner rejects --quiet):
+# echo "[test] wasm32 browser tests of crates/gpu"
+# CHROMEDRIVER=/usr/bin/chromedriver CARGO_PROFILE_DEV_DEBUG=0 cargo test -p xlingo-gpu --target wasm32-unknown-unknown
