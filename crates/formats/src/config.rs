@@ -144,6 +144,46 @@ impl ModelConfig {
     ///
     /// Saturates at `u64::MAX`: the sizes come straight from a file's metadata, and absurd
     /// ones (which `validate` lets through) must not overflow.
+    /// RoPE's θᵢ = base^(−2i/d) for i in 0..head_dim/2, with the model's frequency scaling
+    /// applied, and the divisor of positions (linear scaling; 1 otherwise). `freq_factors` is
+    /// GGUF's `rope_freqs.weight` (Llama 3.1 style): θᵢ is divided by factor i.
+    pub fn rope_frequencies(&self, freq_factors: Option<&[f32]>) -> (Vec<f64>, f64) {
+        let d = self.head_dim;
+        let mut inv_freq: Vec<f64> = (0..d / 2)
+            .map(|i| self.rope_theta.powf(-2.0 * i as f64 / d as f64))
+            .collect();
+        let mut position_scale = 1.0;
+        match self.rope_scaling {
+            Some(RopeScaling::Linear { factor }) => position_scale = factor,
+            Some(RopeScaling::Llama3 {
+                factor,
+                low_freq_factor,
+                high_freq_factor,
+                original_context,
+            }) => {
+                let orig = original_context as f64;
+                let (low_wavelen, high_wavelen) = (orig / low_freq_factor, orig / high_freq_factor);
+                for f in &mut inv_freq {
+                    let wavelen = 2.0 * std::f64::consts::PI / *f;
+                    if wavelen > low_wavelen {
+                        *f /= factor;
+                    } else if wavelen >= high_wavelen {
+                        let smooth = (orig / wavelen - low_freq_factor)
+                            / (high_freq_factor - low_freq_factor);
+                        *f = (1.0 - smooth) * *f / factor + smooth * *f;
+                    }
+                }
+            }
+            None => {}
+        }
+        if let Some(factors) = freq_factors {
+            for (f, &k) in inv_freq.iter_mut().zip(factors) {
+                *f /= k as f64;
+            }
+        }
+        (inv_freq, position_scale)
+    }
+
     pub fn parameter_count(&self) -> u64 {
         let (d, f, v) = (
             self.hidden_size as u64,

@@ -6,25 +6,8 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use crate::KvCache;
 use crate::error::{ModelError, Result};
 use crate::llama::{ForwardOptions, Llama};
-use crate::sampling::{Sampler, SamplingParams};
-
-#[derive(Debug, Clone)]
-pub struct GenerateOptions {
-    pub max_tokens: usize,
-    /// Generation ends after any of these (e.g. `<|im_end|>`); the stop token is not emitted.
-    pub stop_ids: Vec<u32>,
-    pub sampling: SamplingParams,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopReason {
-    MaxTokens,
-    StopToken(u32),
-    /// The context window is full.
-    Context,
-    /// The token callback asked to stop (e.g. a stop string was seen).
-    Callback,
-}
+use xlingo_sampling::Sampler;
+pub use xlingo_sampling::{GenerateOptions, StopReason};
 
 pub struct Generator<'a> {
     model: &'a Llama,

@@ -7,7 +7,6 @@ pub mod generate;
 pub mod llama;
 pub mod load;
 pub mod rope;
-pub mod sampling;
 pub mod tiny;
 
 pub use cache::KvCache;
@@ -15,4 +14,4 @@ pub use error::{ModelError, Result};
 pub use generate::{GenerateOptions, Generator, StopReason};
 pub use llama::{ForwardOptions, ForwardOutput, Llama};
 pub use load::LoadedModel;
-pub use sampling::{Sampler, SamplingParams};
+pub use xlingo_sampling::{Sampler, SamplingParams, argmax};

@@ -9,7 +9,7 @@
 //! Which dimensions form a pair is the layout: (2i, 2i+1) interleaved, or (i, i+d/2) NeoX.
 
 use burn::tensor::{Tensor, TensorData};
-use xlingo_formats::{ModelConfig, RopeLayout, RopeScaling};
+use xlingo_formats::{ModelConfig, RopeLayout};
 
 #[derive(Debug, Clone)]
 pub struct Rope {
@@ -23,39 +23,7 @@ pub struct Rope {
 impl Rope {
     /// `freq_factors`: GGUF's `rope_freqs.weight` (Llama 3.1 style): θᵢ is divided by factor i.
     pub fn new(config: &ModelConfig, freq_factors: Option<&[f32]>) -> Self {
-        let d = config.head_dim;
-        let mut inv_freq: Vec<f64> = (0..d / 2)
-            .map(|i| config.rope_theta.powf(-2.0 * i as f64 / d as f64))
-            .collect();
-        let mut position_scale = 1.0;
-        match config.rope_scaling {
-            Some(RopeScaling::Linear { factor }) => position_scale = factor,
-            Some(RopeScaling::Llama3 {
-                factor,
-                low_freq_factor,
-                high_freq_factor,
-                original_context,
-            }) => {
-                let orig = original_context as f64;
-                let (low_wavelen, high_wavelen) = (orig / low_freq_factor, orig / high_freq_factor);
-                for f in &mut inv_freq {
-                    let wavelen = 2.0 * std::f64::consts::PI / *f;
-                    if wavelen > low_wavelen {
-                        *f /= factor;
-                    } else if wavelen >= high_wavelen {
-                        let smooth = (orig / wavelen - low_freq_factor)
-                            / (high_freq_factor - low_freq_factor);
-                        *f = (1.0 - smooth) * *f / factor + smooth * *f;
-                    }
-                }
-            }
-            None => {}
-        }
-        if let Some(factors) = freq_factors {
-            for (f, &k) in inv_freq.iter_mut().zip(factors) {
-                *f /= k as f64;
-            }
-        }
+        let (inv_freq, position_scale) = config.rope_frequencies(freq_factors);
         Rope {
             inv_freq,
             position_scale,

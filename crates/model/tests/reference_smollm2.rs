@@ -127,7 +127,7 @@ fn logsumexp(row: &[f32]) -> f32 {
 }
 
 fn argmax(row: &[f32]) -> u32 {
-    xlingo_model::sampling::argmax(row)
+    xlingo_model::argmax(row)
 }
 
 #[test]

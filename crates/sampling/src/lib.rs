@@ -1,6 +1,7 @@
 //! Choosing the next token from logits, with llama.cpp's default order:
 //! repetition penalty → top-k → top-p → min-p → temperature → draw.
 //! Temperature 0 (or below) is greedy: the arg-max after the penalty.
+//! Shared by both engines: the burn reference model and the WGSL engine (xlingo-gpu).
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -43,6 +44,24 @@ impl SamplingParams {
             ..Self::default()
         }
     }
+}
+
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    pub max_tokens: usize,
+    /// Generation ends after any of these (e.g. `<|im_end|>`); the stop token is not emitted.
+    pub stop_ids: Vec<u32>,
+    pub sampling: SamplingParams,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    MaxTokens,
+    StopToken(u32),
+    /// The context window is full.
+    Context,
+    /// The token callback asked to stop (e.g. a stop string was seen).
+    Callback,
 }
 
 pub struct Sampler {

@@ -1,0 +1,1085 @@
+//! The decoder on the GPU: weights uploaded once, a KV cache sized up front, and one command
+//! buffer per forward pass whose dispatches were all prepared at load time.
+//!
+//! A forward pass over a chunk of tokens (one token when decoding, up to `prefill_chunk` when
+//! reading a prompt) runs, per layer:
+//!
+//! ```text
+//! xn = rmsnorm(x, attn_norm)                     rmsnorm.wgsl
+//! q, k, v = xn·Wqᵀ (+b), xn·Wkᵀ (+b), xn·Wvᵀ (+b)  matmul.wgsl ×3
+//! rope(q), rope(k) → cache_k, v → cache_v         rope_kv.wgsl   (rope and cache write fused)
+//! a = softmax(q·Kᵀ/√d + causal) · V              attention.wgsl
+//! x += a·Woᵀ                                      matmul.wgsl    (residual add fused)
+//! xn = rmsnorm(x, ffn_norm)                       rmsnorm.wgsl
+//! h = silu(xn·Wgᵀ) ⊙ (xn·Wuᵀ)                     matmul_swiglu.wgsl (both matrices, one pass)
+//! x += h·Wdᵀ                                      matmul.wgsl    (residual add fused)
+//! ```
+//!
+//! then `logits = rmsnorm(x, output_norm)·Wᵀ` for the last token (or all), and for greedy
+//! decoding the arg-max on the GPU (argmax.wgsl), so only 8 bytes come back per token.
+
+use std::sync::Arc;
+
+use wgpu::util::DeviceExt;
+use xlingo_formats::{FormatError, GgmlType, Gguf, ModelConfig, RopeLayout, WeightSource};
+use xlingo_sampling::{GenerateOptions, Sampler, StopReason};
+
+use crate::context::Gpu;
+use crate::error::{GpuError, Result};
+use crate::kernels::{self, Kernel, Kernels, Slot};
+use crate::weights::{self, GpuMatrix};
+
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Positions the KV cache holds; `None`: the model's context length.
+    pub context: Option<usize>,
+    /// Most tokens per forward dispatch; longer prompts are read in chunks of this size.
+    pub prefill_chunk: usize,
+    /// Keep the logits of every position (parity tests, scoring), not only the last.
+    pub all_logits: bool,
+    /// Record the residual stream after the embedding and after every layer.
+    pub capture_hidden: bool,
+    /// Split weight matrices into row chunks of at most this many bytes (default: the
+    /// device's storage-binding limit; lower it to exercise the splitting).
+    pub weight_binding_limit: Option<u64>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            context: None,
+            prefill_chunk: 64,
+            all_logits: false,
+            capture_hidden: false,
+            weight_binding_limit: None,
+        }
+    }
+}
+
+/// What a forward pass returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// Nothing: only fill the KV cache.
+    Nothing,
+    /// Logits of the last position.
+    LastLogits,
+    /// Logits of every position (needs `EngineOptions::all_logits`).
+    AllLogits,
+    /// The arg-max of the last position's logits, computed on the GPU.
+    Argmax,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ForwardOutput {
+    /// [rows, vocab] row-major: one row for `LastLogits`, one per token for `AllLogits`.
+    pub logits: Vec<f32>,
+    pub argmax: Option<u32>,
+    /// With `capture_hidden`: n_layers + 1 entries (after the embedding, then after each
+    /// layer), each [tokens, hidden_size] row-major.
+    pub hidden: Vec<Vec<f32>>,
+}
+
+/// How many workgroups a dispatch needs along y, given the chunk's token count.
+#[derive(Clone, Copy)]
+enum Rows {
+    One,
+    Tokens,
+    /// Tiles of this many tokens.
+    Tiles(u32),
+}
+
+struct Dispatch {
+    kernel: Arc<Kernel>,
+    bind: wgpu::BindGroup,
+    x: u32,
+    y: Rows,
+}
+
+enum Op {
+    Dispatch(Dispatch),
+    /// Copy the residual stream into hidden-state slot i.
+    Capture(usize),
+}
+
+struct Buffers {
+    step: wgpu::Buffer,
+    tokens: wgpu::Buffer,
+    x: wgpu::Buffer,
+    xn: wgpu::Buffer,
+    q: wgpu::Buffer,
+    k: wgpu::Buffer,
+    v: wgpu::Buffer,
+    att: wgpu::Buffer,
+    ffn: wgpu::Buffer,
+    logits: wgpu::Buffer,
+    scores: wgpu::Buffer,
+    rope: wgpu::Buffer,
+    argmax: wgpu::Buffer,
+    hidden: Option<wgpu::Buffer>,
+    empty: wgpu::Buffer,
+}
+
+struct Layer {
+    attn_norm: wgpu::Buffer,
+    q: GpuMatrix,
+    k: GpuMatrix,
+    v: GpuMatrix,
+    biases: Option<[wgpu::Buffer; 3]>,
+    o: GpuMatrix,
+    ffn_norm: wgpu::Buffer,
+    gate: GpuMatrix,
+    up: GpuMatrix,
+    down: GpuMatrix,
+    cache_k: wgpu::Buffer,
+    cache_v: wgpu::Buffer,
+}
+
+/// Where the weights come from: a GGUF file (kept in its quantisation) or any
+/// [`WeightSource`] such as a Hugging Face checkpoint (uploaded as F16).
+pub enum Source<'a> {
+    Gguf(&'a Gguf),
+    Weights(&'a dyn WeightSource),
+}
+
+impl Source<'_> {
+    fn contains(&self, name: &str) -> bool {
+        match self {
+            Source::Gguf(g) => g.header.tensor(name).is_some(),
+            Source::Weights(w) => w.contains(name),
+        }
+    }
+
+    fn vector(&self, name: &str, len: usize) -> Result<Vec<f32>> {
+        let (shape, values) = match self {
+            Source::Gguf(g) => g.tensor_f32(name)?,
+            Source::Weights(w) => w.tensor_f32(name)?,
+        };
+        if shape.iter().product::<usize>() != len || shape.len() != 1 {
+            return Err(FormatError::ShapeMismatch {
+                tensor: name.into(),
+                expected: vec![len],
+                found: shape,
+            }
+            .into());
+        }
+        Ok(values)
+    }
+
+    /// The matrix as ggml blocks: its own type when the kernels read it, else re-quantised to
+    /// Q8_0 on the host (with a note), never expanded to f32 on the GPU.
+    fn matrix(
+        &self,
+        name: &str,
+        rows: usize,
+        cols: usize,
+        notes: &mut Vec<String>,
+    ) -> Result<(GgmlType, std::borrow::Cow<'_, [u8]>)> {
+        let check = |shape: Vec<usize>| -> Result<()> {
+            if shape != [rows, cols] {
+                return Err(FormatError::ShapeMismatch {
+                    tensor: name.into(),
+                    expected: vec![rows, cols],
+                    found: shape,
+                }
+                .into());
+            }
+            Ok(())
+        };
+        match self {
+            Source::Gguf(g) => {
+                let info = g.tensor_info(name)?;
+                check(info.shape())?;
+                if weights::is_supported(info.ty) {
+                    return Ok((info.ty, g.tensor_bytes(info)?.into()));
+                }
+                let (_, values) = g.tensor_f32(name)?;
+                notes.push(format!(
+                    "{name}: {} re-quantised to Q8_0 for the GPU kernels",
+                    info.ty.name()
+                ));
+                let bytes = xlingo_formats::quant::quantize(GgmlType::Q8_0, &values)?;
+                Ok((GgmlType::Q8_0, bytes.into()))
+            }
+            Source::Weights(w) => {
+                let (shape, values) = w.tensor_f32(name)?;
+                check(shape)?;
+                let halves: Vec<half::f16> =
+                    values.iter().map(|&v| half::f16::from_f32(v)).collect();
+                Ok((GgmlType::F16, bytemuck::cast_slice(&halves).to_vec().into()))
+            }
+        }
+    }
+}
+
+pub struct Engine {
+    gpu: Gpu,
+    config: ModelConfig,
+    context: usize,
+    chunk: usize,
+    options: EngineOptions,
+    bufs: Buffers,
+    // Kept alive for the bind groups that reference them.
+    _layers: Vec<Layer>,
+    _embed: GpuMatrix,
+    _head: Option<GpuMatrix>,
+    _output_norm: wgpu::Buffer,
+    body: Vec<Op>,
+    head_last: Vec<Op>,
+    head_all: Vec<Op>,
+    argmax: Dispatch,
+    position: usize,
+    weight_bytes: u64,
+    buffer_bytes: u64,
+    kv_bytes: u64,
+    notes: Vec<String>,
+}
+
+fn uniform(gpu: &Gpu, label: &str, words: &[u32]) -> wgpu::Buffer {
+    gpu.device
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::cast_slice(words),
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        })
+}
+
+fn f32_buffer(gpu: &Gpu, label: &str, values: &[f32]) -> wgpu::Buffer {
+    weights::storage(gpu, label, bytemuck::cast_slice(values))
+}
+
+fn bind(gpu: &Gpu, kernel: &Kernel, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry> = buffers
+        .iter()
+        .enumerate()
+        .map(|(i, b)| wgpu::BindGroupEntry {
+            binding: i as u32,
+            resource: b.as_entire_binding(),
+        })
+        .collect();
+    gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &kernel.layout,
+        entries: &entries,
+    })
+}
+
+const MATMUL_SLOTS: [Slot; 7] = [
+    Slot::Uniform,
+    Slot::Uniform,
+    Slot::Read,
+    Slot::Read,
+    Slot::Read,
+    Slot::Read,
+    Slot::Write,
+];
+
+/// Everything needed to turn weights into dispatches.
+struct Builder<'a> {
+    gpu: &'a Gpu,
+    kernels: Kernels,
+    step: &'a wgpu::Buffer,
+    empty: &'a wgpu::Buffer,
+}
+
+struct MatmulArgs<'a> {
+    x: &'a wgpu::Buffer,
+    y: &'a wgpu::Buffer,
+    bias: Option<&'a wgpu::Buffer>,
+    accumulate: bool,
+    last_only: bool,
+}
+
+impl Builder<'_> {
+    /// One dispatch per row chunk of `w`.
+    fn matmul(&mut self, w: &GpuMatrix, a: MatmulArgs) -> Vec<Op> {
+        let kernel = self.kernels.get(
+            self.gpu,
+            "matmul",
+            kernels::MATMUL,
+            &["w"],
+            Some(w.ty),
+            &MATMUL_SLOTS,
+        );
+        w.chunks
+            .iter()
+            .map(|c| {
+                let params = uniform(
+                    self.gpu,
+                    &w.name,
+                    &[
+                        c.rows as u32,
+                        w.cols as u32,
+                        w.rows as u32,
+                        c.row0 as u32,
+                        a.accumulate as u32,
+                        a.bias.is_some() as u32,
+                        a.last_only as u32,
+                        0,
+                    ],
+                );
+                let bind = bind(
+                    self.gpu,
+                    &kernel,
+                    &[
+                        self.step,
+                        &params,
+                        &c.scales,
+                        &c.qs,
+                        a.bias.unwrap_or(self.empty),
+                        a.x,
+                        a.y,
+                    ],
+                );
+                Op::Dispatch(Dispatch {
+                    kernel: kernel.clone(),
+                    bind,
+                    x: c.rows.div_ceil(8) as u32,
+                    y: if a.last_only {
+                        Rows::One
+                    } else {
+                        Rows::Tiles(8)
+                    },
+                })
+            })
+            .collect()
+    }
+
+    fn rmsnorm(
+        &mut self,
+        d: usize,
+        eps: f64,
+        g: &wgpu::Buffer,
+        x: &wgpu::Buffer,
+        out: &wgpu::Buffer,
+    ) -> Op {
+        let kernel = self.kernels.get(
+            self.gpu,
+            "rmsnorm",
+            kernels::RMSNORM,
+            &[],
+            None,
+            &[
+                Slot::Uniform,
+                Slot::Uniform,
+                Slot::Read,
+                Slot::Read,
+                Slot::Write,
+            ],
+        );
+        let params = uniform(
+            self.gpu,
+            "rmsnorm",
+            &[d as u32, (eps as f32).to_bits(), 0, 0],
+        );
+        let bind = bind(self.gpu, &kernel, &[self.step, &params, g, x, out]);
+        Op::Dispatch(Dispatch {
+            kernel,
+            bind,
+            x: 1,
+            y: Rows::Tokens,
+        })
+    }
+}
+
+impl Engine {
+    /// Load a GGUF model onto `gpu`.
+    pub fn from_gguf(gpu: &Gpu, gguf: &Gguf, options: EngineOptions) -> Result<Engine> {
+        let config = ModelConfig::from_gguf(&gguf.header)?;
+        Self::new(gpu, config, Source::Gguf(gguf), options)
+    }
+
+    pub fn new(
+        gpu: &Gpu,
+        config: ModelConfig,
+        source: Source,
+        options: EngineOptions,
+    ) -> Result<Engine> {
+        let c = &config;
+        let context = options.context.unwrap_or(c.context_length).max(1);
+        let chunk = options.prefill_chunk.clamp(1, context);
+        if c.head_dim % 4 != 0
+            || c.head_dim > 256
+            || c.n_kv_heads == 0
+            || c.n_heads % c.n_kv_heads != 0
+        {
+            return Err(GpuError::Invalid(format!(
+                "unsupported attention shape: {} heads, {} kv heads, head_dim {} (need head_dim a multiple of 4, at most 256)",
+                c.n_heads, c.n_kv_heads, c.head_dim
+            )));
+        }
+        let max_binding = gpu.max_binding();
+        let weight_limit = options
+            .weight_binding_limit
+            .unwrap_or(u64::MAX)
+            .min(max_binding);
+        let (d, ff, vocab, hd) = (c.hidden_size, c.intermediate_size, c.vocab_size, c.head_dim);
+        let (q_dim, kv_dim) = (c.n_heads * hd, c.n_kv_heads * hd);
+        let mut notes = Vec::new();
+        let mut weight_bytes = 0u64;
+        let mut matrix =
+            |name: &str, rows: usize, cols: usize, notes: &mut Vec<String>| -> Result<GpuMatrix> {
+                let (ty, bytes) = source.matrix(name, rows, cols, notes)?;
+                let m = GpuMatrix::upload(gpu, name, ty, rows, cols, &bytes, weight_limit)?;
+                weight_bytes += m.gpu_bytes();
+                Ok(m)
+            };
+
+        // Activations, scratch and cache, sized once.
+        let f32s = |label: &str, n: usize| -> Result<wgpu::Buffer> {
+            let size = (n.max(1) * 4) as u64;
+            if size > max_binding {
+                return Err(GpuError::Invalid(format!(
+                    "{label} needs {size} bytes, more than this device can bind ({max_binding}); lower the context or the prefill chunk"
+                )));
+            }
+            Ok(gpu.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }))
+        };
+        let logit_rows = if options.all_logits { chunk } else { 1 };
+        let (inv_freq, position_scale) = {
+            let factors = if source.contains("rope_freqs.weight") {
+                Some(source.vector("rope_freqs.weight", hd / 2)?)
+            } else {
+                None
+            };
+            c.rope_frequencies(factors.as_deref())
+        };
+        let mut table = Vec::with_capacity(context * hd);
+        for p in 0..context {
+            let p = p as f64 / position_scale;
+            for &f in &inv_freq {
+                let (s, co) = (p * f).sin_cos();
+                table.push(co as f32);
+                table.push(s as f32);
+            }
+        }
+        let bufs = Buffers {
+            step: uniform(gpu, "step", &[0; 4]),
+            tokens: f32s("tokens", chunk)?,
+            x: f32s("x", chunk * d)?,
+            xn: f32s("xn", chunk * d)?,
+            q: f32s("q", chunk * q_dim)?,
+            k: f32s("k", chunk * kv_dim)?,
+            v: f32s("v", chunk * kv_dim)?,
+            att: f32s("attention", chunk * q_dim)?,
+            ffn: f32s("ffn", chunk * ff)?,
+            logits: f32s("logits", logit_rows * vocab)?,
+            scores: f32s("scores", c.n_heads * chunk * context)?,
+            rope: f32_buffer(gpu, "rope cos/sin", &table),
+            argmax: f32s("argmax", 2)?,
+            hidden: if options.capture_hidden {
+                Some(f32s("hidden", (c.n_layers + 1) * chunk * d)?)
+            } else {
+                None
+            },
+            empty: f32s("empty", 1)?,
+        };
+        let mut buffer_bytes = [
+            &bufs.tokens,
+            &bufs.x,
+            &bufs.xn,
+            &bufs.q,
+            &bufs.k,
+            &bufs.v,
+            &bufs.att,
+            &bufs.ffn,
+            &bufs.logits,
+            &bufs.scores,
+            &bufs.rope,
+        ]
+        .iter()
+        .map(|b| b.size())
+        .sum::<u64>()
+            + bufs.hidden.as_ref().map_or(0, |b| b.size());
+
+        let mut b = Builder {
+            gpu,
+            kernels: Kernels::default(),
+            step: &bufs.step,
+            empty: &bufs.empty,
+        };
+        let embed = matrix("token_embd.weight", vocab, d, &mut notes)?;
+        let mut body = vec![];
+        let embed_kernel = b.kernels.get(
+            gpu,
+            "embed",
+            kernels::EMBED,
+            &["w"],
+            Some(embed.ty),
+            &[
+                Slot::Uniform,
+                Slot::Uniform,
+                Slot::Read,
+                Slot::Read,
+                Slot::Read,
+                Slot::Write,
+            ],
+        );
+        for ch in &embed.chunks {
+            let params = uniform(gpu, "embed", &[d as u32, ch.row0 as u32, ch.rows as u32, 0]);
+            let bind = bind(
+                gpu,
+                &embed_kernel,
+                &[b.step, &params, &ch.scales, &ch.qs, &bufs.tokens, &bufs.x],
+            );
+            body.push(Op::Dispatch(Dispatch {
+                kernel: embed_kernel.clone(),
+                bind,
+                x: (d / 32).div_ceil(64) as u32,
+                y: Rows::Tokens,
+            }));
+        }
+        if options.capture_hidden {
+            body.push(Op::Capture(0));
+        }
+
+        let kv_layer = c.n_kv_heads * context * hd;
+        let mut layers = Vec::with_capacity(c.n_layers);
+        let mut kv_bytes = 0;
+        for i in 0..c.n_layers {
+            let name = |part: &str| format!("blk.{i}.{part}");
+            let norm = |part: &str| -> Result<wgpu::Buffer> {
+                Ok(f32_buffer(
+                    gpu,
+                    &name(part),
+                    &source.vector(&name(part), d)?,
+                ))
+            };
+            let biases = if c.qkv_bias {
+                Some([
+                    f32_buffer(gpu, "bias q", &source.vector(&name("attn_q.bias"), q_dim)?),
+                    f32_buffer(gpu, "bias k", &source.vector(&name("attn_k.bias"), kv_dim)?),
+                    f32_buffer(gpu, "bias v", &source.vector(&name("attn_v.bias"), kv_dim)?),
+                ])
+            } else {
+                None
+            };
+            let layer = Layer {
+                attn_norm: norm("attn_norm.weight")?,
+                q: matrix(&name("attn_q.weight"), q_dim, d, &mut notes)?,
+                k: matrix(&name("attn_k.weight"), kv_dim, d, &mut notes)?,
+                v: matrix(&name("attn_v.weight"), kv_dim, d, &mut notes)?,
+                biases,
+                o: matrix(&name("attn_output.weight"), d, q_dim, &mut notes)?,
+                ffn_norm: norm("ffn_norm.weight")?,
+                gate: matrix(&name("ffn_gate.weight"), ff, d, &mut notes)?,
+                up: matrix(&name("ffn_up.weight"), ff, d, &mut notes)?,
+                down: matrix(&name("ffn_down.weight"), d, ff, &mut notes)?,
+                cache_k: f32s("cache k", kv_layer)?,
+                cache_v: f32s("cache v", kv_layer)?,
+            };
+            kv_bytes += layer.cache_k.size() + layer.cache_v.size();
+            if layer.gate.ty != layer.up.ty {
+                return Err(GpuError::Invalid(format!(
+                    "blk.{i}: the GPU engine needs ffn_gate and ffn_up in one quantisation type, found {} and {}",
+                    layer.gate.ty.name(),
+                    layer.up.ty.name()
+                )));
+            }
+            body.extend(b.layer_ops(c, &layer, &bufs, context, chunk));
+            if options.capture_hidden {
+                body.push(Op::Capture(i + 1));
+            }
+            layers.push(layer);
+        }
+        buffer_bytes += kv_bytes;
+
+        let output_norm = f32_buffer(gpu, "output_norm", &source.vector("output_norm.weight", d)?);
+        let head = if source.contains("output.weight") || !c.tie_embeddings {
+            Some(matrix("output.weight", vocab, d, &mut notes)?)
+        } else {
+            None
+        };
+        let head_matrix = head.as_ref().unwrap_or(&embed);
+        let mut head_ops = |last_only: bool| -> Vec<Op> {
+            let mut ops = vec![b.rmsnorm(d, c.rms_eps, &output_norm, &bufs.x, &bufs.xn)];
+            ops.extend(b.matmul(
+                head_matrix,
+                MatmulArgs {
+                    x: &bufs.xn,
+                    y: &bufs.logits,
+                    bias: None,
+                    accumulate: false,
+                    last_only,
+                },
+            ));
+            ops
+        };
+        let head_last = head_ops(true);
+        let head_all = if options.all_logits {
+            head_ops(false)
+        } else {
+            vec![]
+        };
+        let argmax_kernel = b.kernels.get(
+            gpu,
+            "argmax",
+            kernels::ARGMAX,
+            &[],
+            None,
+            &[Slot::Uniform, Slot::Read, Slot::Write],
+        );
+        let params = uniform(gpu, "argmax", &[vocab as u32, 0, 0, 0]);
+        let argmax = Dispatch {
+            bind: bind(gpu, &argmax_kernel, &[&params, &bufs.logits, &bufs.argmax]),
+            kernel: argmax_kernel,
+            x: 1,
+            y: Rows::One,
+        };
+        Ok(Engine {
+            gpu: gpu.clone(),
+            config,
+            context,
+            chunk,
+            options,
+            bufs,
+            _layers: layers,
+            _embed: embed,
+            _head: head,
+            _output_norm: output_norm,
+            body,
+            head_last,
+            head_all,
+            argmax,
+            position: 0,
+            weight_bytes,
+            buffer_bytes,
+            kv_bytes,
+            notes,
+        })
+    }
+}
+
+impl Builder<'_> {
+    fn layer_ops(
+        &mut self,
+        c: &ModelConfig,
+        l: &Layer,
+        bufs: &Buffers,
+        context: usize,
+        chunk: usize,
+    ) -> Vec<Op> {
+        let d = c.hidden_size;
+        let mut ops = vec![self.rmsnorm(d, c.rms_eps, &l.attn_norm, &bufs.x, &bufs.xn)];
+        for (i, (w, out)) in [(&l.q, &bufs.q), (&l.k, &bufs.k), (&l.v, &bufs.v)]
+            .into_iter()
+            .enumerate()
+        {
+            ops.extend(self.matmul(
+                w,
+                MatmulArgs {
+                    x: &bufs.xn,
+                    y: out,
+                    bias: l.biases.as_ref().map(|b| &b[i]),
+                    accumulate: false,
+                    last_only: false,
+                },
+            ));
+        }
+        let rope = self.kernels.get(
+            self.gpu,
+            "rope_kv",
+            kernels::ROPE_KV,
+            &[],
+            None,
+            &[
+                Slot::Uniform,
+                Slot::Uniform,
+                Slot::Read,
+                Slot::Write,
+                Slot::Read,
+                Slot::Read,
+                Slot::Write,
+                Slot::Write,
+            ],
+        );
+        let layout = match c.rope_layout {
+            RopeLayout::Interleaved => 0,
+            RopeLayout::Neox => 1,
+        };
+        let hd = c.head_dim;
+        let params = uniform(
+            self.gpu,
+            "rope_kv",
+            &[
+                c.n_heads as u32,
+                c.n_kv_heads as u32,
+                hd as u32,
+                context as u32,
+                layout,
+                0,
+                0,
+                0,
+            ],
+        );
+        ops.push(Op::Dispatch(Dispatch {
+            bind: bind(
+                self.gpu,
+                &rope,
+                &[
+                    self.step, &params, &bufs.rope, &bufs.q, &bufs.k, &bufs.v, &l.cache_k,
+                    &l.cache_v,
+                ],
+            ),
+            kernel: rope,
+            x: ((c.n_heads + c.n_kv_heads) * hd / 2).div_ceil(64) as u32,
+            y: Rows::Tokens,
+        }));
+        let attention = self.kernels.get(
+            self.gpu,
+            "attention",
+            kernels::ATTENTION,
+            &[],
+            None,
+            &[
+                Slot::Uniform,
+                Slot::Uniform,
+                Slot::Read,
+                Slot::Read,
+                Slot::Read,
+                Slot::Write,
+                Slot::Write,
+            ],
+        );
+        let scale = (1.0 / (hd as f64).sqrt()) as f32;
+        let params = uniform(
+            self.gpu,
+            "attention",
+            &[
+                c.n_heads as u32,
+                c.n_kv_heads as u32,
+                hd as u32,
+                context as u32,
+                chunk as u32,
+                scale.to_bits(),
+                0,
+                0,
+            ],
+        );
+        ops.push(Op::Dispatch(Dispatch {
+            bind: bind(
+                self.gpu,
+                &attention,
+                &[
+                    self.step,
+                    &params,
+                    &bufs.q,
+                    &l.cache_k,
+                    &l.cache_v,
+                    &bufs.scores,
+                    &bufs.att,
+                ],
+            ),
+            kernel: attention,
+            x: c.n_heads as u32,
+            y: Rows::Tokens,
+        }));
+        ops.extend(self.matmul(
+            &l.o,
+            MatmulArgs {
+                x: &bufs.att,
+                y: &bufs.x,
+                bias: None,
+                accumulate: true,
+                last_only: false,
+            },
+        ));
+        ops.push(self.rmsnorm(d, c.rms_eps, &l.ffn_norm, &bufs.x, &bufs.xn));
+        let swiglu = self.kernels.get(
+            self.gpu,
+            "matmul_swiglu",
+            kernels::MATMUL_SWIGLU,
+            &["gate", "up"],
+            Some(l.gate.ty),
+            &[
+                Slot::Uniform,
+                Slot::Uniform,
+                Slot::Read,
+                Slot::Read,
+                Slot::Read,
+                Slot::Read,
+                Slot::Read,
+                Slot::Write,
+            ],
+        );
+        let ff = c.intermediate_size;
+        // Same shape and type, so gate and up are split into the same row chunks.
+        for (g, u) in l.gate.chunks.iter().zip(&l.up.chunks) {
+            let params = uniform(
+                self.gpu,
+                "ffn",
+                &[g.rows as u32, d as u32, ff as u32, g.row0 as u32],
+            );
+            ops.push(Op::Dispatch(Dispatch {
+                bind: bind(
+                    self.gpu,
+                    &swiglu,
+                    &[
+                        self.step, &params, &g.scales, &g.qs, &u.scales, &u.qs, &bufs.xn, &bufs.ffn,
+                    ],
+                ),
+                kernel: swiglu.clone(),
+                x: g.rows.div_ceil(8) as u32,
+                y: Rows::Tiles(8),
+            }));
+        }
+        ops.extend(self.matmul(
+            &l.down,
+            MatmulArgs {
+                x: &bufs.ffn,
+                y: &bufs.x,
+                bias: None,
+                accumulate: true,
+                last_only: false,
+            },
+        ));
+        ops
+    }
+}
+
+impl Engine {
+    pub fn gpu(&self) -> &Gpu {
+        &self.gpu
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// Positions the KV cache holds.
+    pub fn context(&self) -> usize {
+        self.context
+    }
+
+    /// Positions filled so far.
+    pub fn position(&self) -> usize {
+        self.position
+    }
+
+    /// Bytes of the KV cache (f32 keys and values for every layer and position), allocated up front.
+    pub fn kv_cache_bytes(&self) -> u64 {
+        self.kv_bytes
+    }
+
+    /// Bytes of the weights as stored on the GPU.
+    pub fn weight_bytes(&self) -> u64 {
+        self.weight_bytes
+    }
+
+    /// Every buffer the engine allocated: weights, KV cache, activations and scratch.
+    pub fn gpu_buffer_bytes(&self) -> u64 {
+        self.weight_bytes + self.buffer_bytes
+    }
+
+    /// Things the user should know about the load (e.g. tensors re-quantised).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// Start a new sequence; the weights stay where they are.
+    pub fn reset(&mut self) {
+        self.position = 0;
+    }
+
+    /// Run `tokens` after what the cache holds, in chunks of at most `prefill_chunk`.
+    pub async fn forward(&mut self, tokens: &[u32], want: Want) -> Result<ForwardOutput> {
+        if tokens.is_empty() {
+            return Err(GpuError::Invalid("no tokens to run".into()));
+        }
+        if want == Want::AllLogits && !self.options.all_logits {
+            return Err(GpuError::Invalid(
+                "all logits were not enabled when the engine was created (EngineOptions::all_logits)".into(),
+            ));
+        }
+        let needed = self.position + tokens.len();
+        if needed > self.context {
+            return Err(GpuError::ContextExceeded {
+                needed,
+                context: self.context,
+            });
+        }
+        if let Some(&bad) = tokens
+            .iter()
+            .find(|&&t| t as usize >= self.config.vocab_size)
+        {
+            return Err(GpuError::Invalid(format!(
+                "token id {bad} is outside the vocabulary ({} tokens)",
+                self.config.vocab_size
+            )));
+        }
+        let mut out = ForwardOutput::default();
+        if self.options.capture_hidden {
+            out.hidden = vec![Vec::new(); self.config.n_layers + 1];
+        }
+        let n_chunks = tokens.len().div_ceil(self.chunk);
+        for (i, part) in tokens.chunks(self.chunk).enumerate() {
+            let last = i + 1 == n_chunks;
+            let part_want = match want {
+                Want::AllLogits => Want::AllLogits,
+                w if last => w,
+                _ => Want::Nothing,
+            };
+            self.run_chunk(part, part_want);
+            self.position += part.len();
+            let vocab = self.config.vocab_size;
+            match part_want {
+                Want::Nothing => {}
+                Want::LastLogits => out.logits = self.read_f32(&self.bufs.logits, 0, vocab).await?,
+                Want::AllLogits => out.logits.extend(
+                    self.read_f32(&self.bufs.logits, 0, part.len() * vocab)
+                        .await?,
+                ),
+                Want::Argmax => {
+                    let words = self.read_f32(&self.bufs.argmax, 0, 1).await?;
+                    out.argmax = Some(words[0].to_bits());
+                }
+            }
+            if let Some(hidden) = &self.bufs.hidden {
+                let d = self.config.hidden_size;
+                for (slot, h) in out.hidden.iter_mut().enumerate() {
+                    h.extend(
+                        self.read_f32(hidden, slot * self.chunk * d, part.len() * d)
+                            .await?,
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn read_f32(&self, buffer: &wgpu::Buffer, offset: usize, len: usize) -> Result<Vec<f32>> {
+        let bytes = self
+            .gpu
+            .read(buffer, offset as u64 * 4, len as u64 * 4)
+            .await?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    /// Encode and submit one chunk: the layers, then the head the caller wants.
+    fn run_chunk(&self, tokens: &[u32], want: Want) {
+        let n = tokens.len() as u32;
+        let queue = &self.gpu.queue;
+        queue.write_buffer(&self.bufs.tokens, 0, bytemuck::cast_slice(tokens));
+        queue.write_buffer(
+            &self.bufs.step,
+            0,
+            bytemuck::cast_slice(&[n, self.position as u32, 0, 0]),
+        );
+        let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
+        let head: &[Op] = match want {
+            Want::Nothing => &[],
+            Want::LastLogits | Want::Argmax => &self.head_last,
+            Want::AllLogits => &self.head_all,
+        };
+        let d = self.config.hidden_size as u64;
+        let mut pass = Some(
+            encoder
+                .begin_compute_pass(&Default::default())
+                .forget_lifetime(),
+        );
+        for op in self.body.iter().chain(head) {
+            match op {
+                Op::Dispatch(dispatch) => {
+                    let pass = pass.get_or_insert_with(|| {
+                        encoder
+                            .begin_compute_pass(&Default::default())
+                            .forget_lifetime()
+                    });
+                    Self::dispatch(pass, dispatch, n);
+                }
+                Op::Capture(slot) => {
+                    drop(pass.take());
+                    let hidden = self.bufs.hidden.as_ref().expect("capture_hidden buffer");
+                    let offset = *slot as u64 * self.chunk as u64 * d * 4;
+                    encoder.copy_buffer_to_buffer(
+                        &self.bufs.x,
+                        0,
+                        hidden,
+                        offset,
+                        n as u64 * d * 4,
+                    );
+                }
+            }
+        }
+        if want == Want::Argmax {
+            let pass = pass.get_or_insert_with(|| {
+                encoder
+                    .begin_compute_pass(&Default::default())
+                    .forget_lifetime()
+            });
+            Self::dispatch(pass, &self.argmax, n);
+        }
+        drop(pass);
+        queue.submit([encoder.finish()]);
+    }
+
+    fn dispatch(pass: &mut wgpu::ComputePass<'static>, d: &Dispatch, n_tokens: u32) {
+        let y = match d.y {
+            Rows::One => 1,
+            Rows::Tokens => n_tokens,
+            Rows::Tiles(t) => n_tokens.div_ceil(t),
+        };
+        pass.set_pipeline(&d.kernel.pipeline);
+        pass.set_bind_group(0, &d.bind, &[]);
+        pass.dispatch_workgroups(d.x, y, 1);
+    }
+
+    /// Generate after `prompt` from an empty cache, calling `on_token` with each new token
+    /// (it returns false to stop). Greedy decoding without a repetition penalty takes the
+    /// arg-max on the GPU; otherwise the last logits are read back and sampled on the host.
+    pub async fn generate(
+        &mut self,
+        prompt: &[u32],
+        options: &GenerateOptions,
+        mut on_token: impl FnMut(u32) -> bool,
+    ) -> Result<(Vec<u32>, StopReason)> {
+        if prompt.is_empty() {
+            return Err(GpuError::Invalid("the prompt is empty".into()));
+        }
+        if prompt.len() >= self.context {
+            return Err(GpuError::ContextExceeded {
+                needed: prompt.len() + 1,
+                context: self.context,
+            });
+        }
+        self.reset();
+        let p = &options.sampling;
+        let on_gpu = p.temperature <= 0.0 && p.repeat_penalty == 1.0;
+        let want = if on_gpu {
+            Want::Argmax
+        } else {
+            Want::LastLogits
+        };
+        let mut sampler = Sampler::new(p.clone());
+        let mut history = prompt.to_vec();
+        let mut generated = Vec::new();
+        let mut out = self.forward(prompt, want).await?;
+        loop {
+            if generated.len() >= options.max_tokens {
+                return Ok((generated, StopReason::MaxTokens));
+            }
+            let token = match out.argmax {
+                Some(t) => t,
+                None => sampler.sample(&mut out.logits, &history),
+            };
+            if options.stop_ids.contains(&token) {
+                return Ok((generated, StopReason::StopToken(token)));
+            }
+            generated.push(token);
+            history.push(token);
+            if !on_token(token) {
+                return Ok((generated, StopReason::Callback));
+            }
+            if history.len() >= self.context {
+                return Ok((generated, StopReason::Context));
+            }
+            out = self.forward(&[token], want).await?;
+        }
+    }
+}

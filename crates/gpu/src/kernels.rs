@@ -1,0 +1,128 @@
+//! The WGSL kernels of shaders/, assembled and compiled into compute pipelines.
+//!
+//! A kernel that reads weights calls `load_<name>(block, &w)`; the loader for the weight's
+//! quantisation type (shaders/quant/<type>.wgsl, written for a binding called `WEIGHT`) is
+//! prepended once per weight binding with `WEIGHT` renamed. So there is one matmul kernel and
+//! one loader per type, not one matmul per type.
+
+use std::collections::HashMap;
+
+use xlingo_formats::GgmlType;
+
+use crate::context::Gpu;
+
+pub const MATMUL: &str = include_str!("../../../shaders/matmul.wgsl");
+pub const MATMUL_SWIGLU: &str = include_str!("../../../shaders/matmul_swiglu.wgsl");
+pub const EMBED: &str = include_str!("../../../shaders/embed.wgsl");
+pub const RMSNORM: &str = include_str!("../../../shaders/rmsnorm.wgsl");
+pub const ROPE_KV: &str = include_str!("../../../shaders/rope_kv.wgsl");
+pub const ATTENTION: &str = include_str!("../../../shaders/attention.wgsl");
+pub const ARGMAX: &str = include_str!("../../../shaders/argmax.wgsl");
+
+fn loader(ty: GgmlType) -> &'static str {
+    match ty {
+        GgmlType::F32 => include_str!("../../../shaders/quant/f32.wgsl"),
+        GgmlType::F16 => include_str!("../../../shaders/quant/f16.wgsl"),
+        GgmlType::Q4_0 => include_str!("../../../shaders/quant/q4_0.wgsl"),
+        GgmlType::Q4_1 => include_str!("../../../shaders/quant/q4_1.wgsl"),
+        GgmlType::Q8_0 => include_str!("../../../shaders/quant/q8_0.wgsl"),
+        _ => unreachable!("weights::is_supported is checked at upload"),
+    }
+}
+
+/// What a binding is, in binding order.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Slot {
+    Uniform,
+    Read,
+    Write,
+}
+
+pub struct Kernel {
+    pub pipeline: wgpu::ComputePipeline,
+    pub layout: wgpu::BindGroupLayout,
+}
+
+/// Compiled kernels, one per (kernel, weight type), built on first use.
+#[derive(Default)]
+pub struct Kernels {
+    cache: HashMap<(&'static str, Option<GgmlType>), std::sync::Arc<Kernel>>,
+}
+
+impl Kernels {
+    /// `weights`: the names of the kernel's weight bindings (`w`, or `gate` and `up`), all of
+    /// type `ty`.
+    pub fn get(
+        &mut self,
+        gpu: &Gpu,
+        name: &'static str,
+        source: &'static str,
+        weights: &[&str],
+        ty: Option<GgmlType>,
+        slots: &[Slot],
+    ) -> std::sync::Arc<Kernel> {
+        self.cache
+            .entry((name, ty))
+            .or_insert_with(|| {
+                let mut code = String::new();
+                if let Some(ty) = ty {
+                    for w in weights {
+                        code.push_str(&loader(ty).replace("WEIGHT", w));
+                        code.push('\n');
+                    }
+                }
+                code.push_str(source);
+                std::sync::Arc::new(compile(gpu, name, &code, slots))
+            })
+            .clone()
+    }
+}
+
+fn compile(gpu: &Gpu, name: &str, code: &str, slots: &[Slot]) -> Kernel {
+    let device = &gpu.device;
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(name),
+        source: wgpu::ShaderSource::Wgsl(code.into()),
+    });
+    let entries: Vec<wgpu::BindGroupLayoutEntry> = slots
+        .iter()
+        .enumerate()
+        .map(|(i, slot)| wgpu::BindGroupLayoutEntry {
+            binding: i as u32,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: match slot {
+                Slot::Uniform => wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                Slot::Read | Slot::Write => wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Storage {
+                        read_only: *slot == Slot::Read,
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+            },
+            count: None,
+        })
+        .collect();
+    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some(name),
+        entries: &entries,
+    });
+    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(name),
+        bind_group_layouts: &[Some(&layout)],
+        immediate_size: 0,
+    });
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(name),
+        layout: Some(&pipeline_layout),
+        module: &module,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    Kernel { pipeline, layout }
+}

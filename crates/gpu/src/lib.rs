@@ -1,0 +1,16 @@
+//! xlingo's fast inference engine: LLaMA-family decoding on wgpu with our own WGSL kernels
+//! (shaders/), the same code natively (Vulkan, Metal, DX12; lavapipe without a GPU) and in
+//! the browser (WebGPU). Weights stay in their GGUF quantisation on the GPU and are
+//! dequantised inside the matrix kernels. The burn model (xlingo-model) is the reference it
+//! is tested against.
+
+pub mod context;
+pub mod engine;
+pub mod error;
+pub mod kernels;
+pub mod weights;
+
+pub use context::{AdapterSummary, Gpu};
+pub use engine::{Engine, EngineOptions, ForwardOutput, Source, Want};
+pub use error::{GpuError, Result};
+pub use xlingo_sampling::{GenerateOptions, SamplingParams, StopReason};

@@ -1,0 +1,265 @@
+//! The WGSL engine against the burn reference model on tiny random models: every supported
+//! quantisation type, both RoPE layouts (llama interleaved, qwen2 NeoX with q/k/v biases),
+//! prefill in chunks, token-by-token decoding through the KV cache, hidden states, matrices
+//! split across bindings, and greedy generation. Runs on whatever adapter wgpu finds (lavapipe
+//! in CI).
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use xlingo_formats::{GgmlType, Gguf, ModelConfig};
+use xlingo_gpu::{Engine, EngineOptions, GenerateOptions, Gpu, GpuError, SamplingParams, Want};
+use xlingo_model::tiny::{gguf_metadata, random_weights, tiny_config, write_gguf};
+use xlingo_model::{ForwardOptions, Generator, KvCache, LoadedModel};
+
+const PROMPT: [u32; 11] = [5, 17, 3, 80, 42, 42, 7, 91, 12, 0, 95];
+/// Logits of the tiny models are O(1); f32 sums in a different order differ by ~1e-6.
+const TOLERANCE: f32 = 1e-4;
+
+fn gpu() -> Gpu {
+    Gpu::new_blocking().expect("a wgpu adapter (lavapipe: apt install mesa-vulkan-drivers)")
+}
+
+fn tiny_gguf(config: &ModelConfig, ty: GgmlType) -> Gguf {
+    let bytes = write_gguf(gguf_metadata(config), &random_weights(config, 1), ty).unwrap();
+    Gguf::from_bytes(bytes).unwrap()
+}
+
+/// Logits [positions, vocab] and hidden states from the burn model on the CPU.
+fn reference(gguf: &Gguf, ids: &[u32]) -> (Vec<f32>, Vec<Vec<f32>>) {
+    let device = Device::flex();
+    let model = LoadedModel::from_gguf(gguf, &device).unwrap();
+    let tokens = Tensor::<2, Int>::from_data(
+        TensorData::new(ids.iter().map(|&t| t as i64).collect(), [1, ids.len()]),
+        &device,
+    );
+    let mut cache = KvCache::new(model.config.n_layers);
+    let out = model.model.forward(
+        tokens,
+        &mut cache,
+        ForwardOptions {
+            capture_hidden: true,
+            ..Default::default()
+        },
+    );
+    let hidden = out
+        .hidden
+        .into_iter()
+        .map(|h| h.into_data().try_to_vec::<f32>().unwrap())
+        .collect();
+    (out.logits.into_data().try_to_vec::<f32>().unwrap(), hidden)
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+fn engine(gpu: &Gpu, gguf: &Gguf, options: EngineOptions) -> Engine {
+    Engine::from_gguf(gpu, gguf, options).unwrap()
+}
+
+#[test]
+fn prefill_logits_match_the_reference_for_every_type_and_layout() {
+    let gpu = gpu();
+    for arch in ["llama", "qwen2"] {
+        let config = tiny_config(arch);
+        for ty in [
+            GgmlType::F32,
+            GgmlType::F16,
+            GgmlType::Q8_0,
+            GgmlType::Q4_0,
+            GgmlType::Q4_1,
+        ] {
+            let gguf = tiny_gguf(&config, ty);
+            let (want, _) = reference(&gguf, &PROMPT);
+            // A chunk of 4 reads the 11-token prompt in three parts (4, 4, 3).
+            let mut e = engine(
+                &gpu,
+                &gguf,
+                EngineOptions {
+                    prefill_chunk: 4,
+                    all_logits: true,
+                    ..Default::default()
+                },
+            );
+            let got = pollster::block_on(e.forward(&PROMPT, Want::AllLogits))
+                .unwrap()
+                .logits;
+            let diff = max_abs_diff(&got, &want);
+            assert!(diff < TOLERANCE, "{arch} {ty:?}: max |logit diff| {diff}");
+        }
+    }
+}
+
+#[test]
+fn decoding_through_the_kv_cache_matches_the_full_forward() {
+    let gpu = gpu();
+    for arch in ["llama", "qwen2"] {
+        let config = tiny_config(arch);
+        let gguf = tiny_gguf(&config, GgmlType::Q8_0);
+        let (want, _) = reference(&gguf, &PROMPT);
+        let vocab = config.vocab_size;
+        let mut e = engine(&gpu, &gguf, EngineOptions::default());
+        // Three tokens at once, then one at a time; each step's last logits against the
+        // reference row of that position.
+        let first = pollster::block_on(e.forward(&PROMPT[..3], Want::LastLogits)).unwrap();
+        assert!(max_abs_diff(&first.logits, &want[2 * vocab..3 * vocab]) < TOLERANCE);
+        for pos in 3..PROMPT.len() {
+            let out =
+                pollster::block_on(e.forward(&PROMPT[pos..pos + 1], Want::LastLogits)).unwrap();
+            let diff = max_abs_diff(&out.logits, &want[pos * vocab..(pos + 1) * vocab]);
+            assert!(diff < TOLERANCE, "{arch} position {pos}: {diff}");
+            let arg = pollster::block_on(async {
+                e.reset();
+                e.forward(&PROMPT[..=pos], Want::Argmax).await
+            })
+            .unwrap()
+            .argmax
+            .unwrap();
+            assert_eq!(
+                arg,
+                xlingo_model::argmax(&out.logits),
+                "GPU arg-max at {pos}"
+            );
+        }
+        assert_eq!(e.position(), PROMPT.len());
+    }
+}
+
+#[test]
+fn hidden_states_match_the_reference_layer_by_layer() {
+    let gpu = gpu();
+    let config = tiny_config("llama");
+    let gguf = tiny_gguf(&config, GgmlType::Q4_1);
+    let (_, want) = reference(&gguf, &PROMPT);
+    let mut e = engine(
+        &gpu,
+        &gguf,
+        EngineOptions {
+            prefill_chunk: 5,
+            capture_hidden: true,
+            ..Default::default()
+        },
+    );
+    let got = pollster::block_on(e.forward(&PROMPT, Want::Nothing))
+        .unwrap()
+        .hidden;
+    assert_eq!(got.len(), config.n_layers + 1);
+    for (layer, (g, w)) in got.iter().zip(&want).enumerate() {
+        let diff = max_abs_diff(g, w);
+        assert!(diff < TOLERANCE, "hidden state {layer}: {diff}");
+    }
+}
+
+#[test]
+fn matrices_split_across_bindings_give_the_same_logits() {
+    let gpu = gpu();
+    let config = tiny_config("llama");
+    let gguf = tiny_gguf(&config, GgmlType::Q4_0);
+    let whole = engine(&gpu, &gguf, EngineOptions::default());
+    // 640 bytes per binding: the 96×64 embedding (2 KiB of Q4_0 codes) becomes 4 chunks,
+    // so the embedding lookup and the tied output head both cross chunk boundaries.
+    let split = EngineOptions {
+        weight_binding_limit: Some(640),
+        context: Some(32),
+        prefill_chunk: 1,
+        ..Default::default()
+    };
+    let mut parts = engine(&gpu, &gguf, split);
+    let mut whole = whole;
+    let a = pollster::block_on(whole.forward(&PROMPT, Want::LastLogits))
+        .unwrap()
+        .logits;
+    let b = pollster::block_on(parts.forward(&PROMPT, Want::LastLogits))
+        .unwrap()
+        .logits;
+    assert!(max_abs_diff(&a, &b) < 1e-5, "{}", max_abs_diff(&a, &b));
+}
+
+#[test]
+fn greedy_generation_equals_the_reference_generator() {
+    let gpu = gpu();
+    for arch in ["llama", "qwen2"] {
+        let config = tiny_config(arch);
+        let gguf = tiny_gguf(&config, GgmlType::F16);
+        let options = GenerateOptions {
+            max_tokens: 40,
+            stop_ids: vec![],
+            sampling: SamplingParams::greedy(),
+        };
+        let device = Device::flex();
+        let model = LoadedModel::from_gguf(&gguf, &device).unwrap();
+        let mut reference = Generator::new(&model.model, config.context_length, device);
+        let (want, _) = reference.generate(&PROMPT, &options, |_| true).unwrap();
+        let mut e = engine(&gpu, &gguf, EngineOptions::default());
+        let mut streamed = vec![];
+        let (got, _) = pollster::block_on(e.generate(&PROMPT, &options, |t| {
+            streamed.push(t);
+            true
+        }))
+        .unwrap();
+        assert_eq!(got, want, "{arch}");
+        assert_eq!(streamed, got);
+        // Reused for a second conversation without reloading: the same tokens again.
+        let (again, _) = pollster::block_on(e.generate(&PROMPT, &options, |_| true)).unwrap();
+        assert_eq!(again, want);
+        // Sampling with a seed is reproducible on the engine too.
+        let sampled = GenerateOptions {
+            sampling: SamplingParams {
+                seed: 3,
+                ..SamplingParams::default()
+            },
+            ..options.clone()
+        };
+        let s1 = pollster::block_on(e.generate(&PROMPT, &sampled, |_| true)).unwrap();
+        let s2 = pollster::block_on(e.generate(&PROMPT, &sampled, |_| true)).unwrap();
+        assert_eq!(s1, s2);
+    }
+}
+
+#[test]
+fn the_context_is_enforced_with_a_clear_error() {
+    let gpu = gpu();
+    let config = tiny_config("llama");
+    let gguf = tiny_gguf(&config, GgmlType::F32);
+    let mut e = engine(
+        &gpu,
+        &gguf,
+        EngineOptions {
+            context: Some(12),
+            ..Default::default()
+        },
+    );
+    // f32 keys and values: layers × 2 × kv_heads × context × head_dim × 4 bytes.
+    assert_eq!(e.kv_cache_bytes(), (2 * 2 * 2 * 12 * 16 * 4) as u64);
+    pollster::block_on(e.forward(&PROMPT, Want::Nothing)).unwrap();
+    let err = pollster::block_on(e.forward(&[1, 2], Want::Nothing)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            GpuError::ContextExceeded {
+                needed: 13,
+                context: 12
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "13 positions do not fit the context of 12 (prompt plus generated tokens)"
+    );
+    let err = pollster::block_on(e.forward(&[96], Want::Nothing)).unwrap_err();
+    assert!(err.to_string().contains("outside the vocabulary"), "{err}");
+    // Generation stops at the context, with the reason.
+    let options = GenerateOptions {
+        max_tokens: 100,
+        stop_ids: vec![],
+        sampling: SamplingParams::greedy(),
+    };
+    let (tokens, reason) =
+        pollster::block_on(e.generate(&PROMPT[..4], &options, |_| true)).unwrap();
+    assert_eq!(reason, xlingo_gpu::StopReason::Context);
+    assert_eq!(tokens.len(), 12 - 4);
+}

@@ -1,0 +1,8 @@
+// Weight loader for F16 matrices: 32 values = 16 u32, each holding two IEEE halves (low first).
+// Unpacked with unpack2x16float, so no shader-f16 support is needed. WEIGHT_scales is unused.
+fn load_WEIGHT(b: u32, w: ptr<function, array<vec4<f32>, 8>>) {
+    for (var i = 0u; i < 8u; i++) {
+        let o = b * 16u + i * 2u;
+        (*w)[i] = vec4<f32>(unpack2x16float(WEIGHT_qs[o]), unpack2x16float(WEIGHT_qs[o + 1u]));
+    }
+}
