@@ -335,8 +335,14 @@ def main():
             if engine == LLAMA:
                 r = run_llama(llama_bench_binary(args), args)
             else:
+                if isinstance(xbin, Exception):
+                    raise EngineError(f"no xlingo binary: {xbin}")
                 if xbin is None:
-                    xbin = xlingo_binary(args)
+                    try:
+                        xbin = xlingo_binary(args)
+                    except (subprocess.CalledProcessError, OSError) as e:
+                        xbin = e  # build once; later engines report the same failure
+                        raise
                     facts["xlingo_binary"] = str(xbin)
                     if xbin.exists():
                         facts["xlingo_binary_mtime"] = datetime.datetime.fromtimestamp(
