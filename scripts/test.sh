@@ -15,11 +15,10 @@ echo "[test] cargo fmt --check"
 cargo fmt --all -- --check
 echo "[test] cargo clippy"
 cargo clippy -q --workspace --all-targets -- -D warnings
-echo "[test] wasm32 build of xlingo-formats and xlingo-model"
-cargo check -q -p xlingo-formats -p xlingo-model --target wasm32-unknown-unknown
+echo "[test] wasm32 build of xlingo-formats, xlingo-model and xlingo-gpu"
+cargo check -q -p xlingo-formats -p xlingo-model -p xlingo-gpu --target wasm32-unknown-unknown
 echo "[test] cargo test"
 cargo test --workspace
-# Browser tests (headless Chromium, WebGPU on SwiftShader; see docs/wasm-webgpu-tests.md) go here once
-# crates/gpu exists (it needs crates/gpu/webdriver.json; never add -q, the runner rejects --quiet):
-# echo "[test] wasm32 browser tests of crates/gpu"
-# CHROMEDRIVER=/usr/bin/chromedriver CARGO_PROFILE_DEV_DEBUG=0 cargo test -p xlingo-gpu --target wasm32-unknown-unknown
+echo "[test] wasm32 browser tests of crates/gpu (headless Chromium, WebGPU on SwiftShader)"
+# webdriver.json beside crates/gpu/Cargo.toml enables WebGPU; never add -q (the runner rejects it).
+CHROMEDRIVER=/usr/bin/chromedriver CARGO_PROFILE_DEV_DEBUG=0 cargo test -p xlingo-gpu --target wasm32-unknown-unknown

@@ -10,3 +10,19 @@ fn load_WEIGHT(b: u32, w: ptr<function, array<vec4<f32>, 8>>) {
         (*w)[i] = vec4<f32>(s >> vec4<u32>(24u)) * d;
     }
 }
+
+fn bytes_WEIGHT(q: u32) -> vec4<f32> {
+    let s = vec4<i32>(bitcast<i32>(q << 24u), bitcast<i32>(q << 16u), bitcast<i32>(q << 8u), bitcast<i32>(q));
+    return vec4<f32>(s >> vec4<u32>(24u));
+}
+
+// Σ_j w_j · x_j over block b and the 32 x values starting at vec4 index xb: d · Σ q_j x_j.
+fn dot_WEIGHT(b: u32, xb: u32) -> f32 {
+    let d = unpack2x16float(WEIGHT_scales[b >> 1u])[b & 1u];
+    let o = b * 8u;
+    let s = dot(bytes_WEIGHT(WEIGHT_qs[o]), x[xb]) + dot(bytes_WEIGHT(WEIGHT_qs[o + 1u]), x[xb + 1u])
+        + dot(bytes_WEIGHT(WEIGHT_qs[o + 2u]), x[xb + 2u]) + dot(bytes_WEIGHT(WEIGHT_qs[o + 3u]), x[xb + 3u])
+        + dot(bytes_WEIGHT(WEIGHT_qs[o + 4u]), x[xb + 4u]) + dot(bytes_WEIGHT(WEIGHT_qs[o + 5u]), x[xb + 5u])
+        + dot(bytes_WEIGHT(WEIGHT_qs[o + 6u]), x[xb + 6u]) + dot(bytes_WEIGHT(WEIGHT_qs[o + 7u]), x[xb + 7u]);
+    return d * s;
+}

@@ -8,10 +8,10 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use xlingo_formats::chat::ChatMessage;
 use xlingo_formats::tokenizer::StreamDecoder;
-use xlingo_model::{GenerateOptions, Generator, SamplingParams, StopReason};
+use xlingo_model::{GenerateOptions, SamplingParams, StopReason};
 
 use crate::assets::DEFAULT_MODEL;
-use crate::session::{DeviceChoice, Session, resolve_model};
+use crate::session::{DeviceChoice, EngineChoice, EngineSpec, Session, resolve_model};
 
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
@@ -54,24 +54,41 @@ pub struct GenerateArgs {
     /// Stop when this text appears (repeatable); it is not printed.
     #[arg(long)]
     stop: Vec<String>,
+    /// Which engine runs the model.
+    #[arg(long, value_enum, default_value = "auto")]
+    engine: EngineChoice,
+    /// Device of the reference engine.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceChoice,
+    /// KV-cache positions of the WGSL engine (default: the model's context length).
+    #[arg(long)]
+    context: Option<usize>,
 }
 
 pub fn run(args: GenerateArgs) -> Result<()> {
     let prompt = read_prompt(&args)?;
     let path = resolve_model(&args.model)?;
     let started = Instant::now();
-    let session = Session::load(&path, args.device.device())
-        .with_context(|| format!("loading {}", path.display()))?;
+    let spec = EngineSpec {
+        engine: args.engine,
+        device: args.device,
+        context: args.context,
+    };
+    let mut session =
+        Session::load(&path, &spec).with_context(|| format!("loading {}", path.display()))?;
     eprintln!(
-        "[xlingo] {} ({} layers, d {}) on {:?} with the burn reference engine, loaded in {:.1}s",
+        "[xlingo] {} ({} layers, d {}) with {}, loaded in {:.1}s",
         path.display(),
         session.config.n_layers,
         session.config.hidden_size,
-        args.device,
+        session.engine.describe(),
         started.elapsed().as_secs_f64()
     );
+    if let crate::session::Engine::Gpu(e) = &session.engine {
+        for note in e.notes() {
+            eprintln!("[xlingo] note: {note}");
+        }
+    }
 
     let text = if args.chat {
         let template = session.template.as_ref().with_context(|| {
@@ -115,17 +132,12 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             ..SamplingParams::default()
         },
     };
-    let mut generator = Generator::new(
-        &session.loaded.model,
-        session.config.context_length,
-        session.device.clone(),
-    );
     let mut decoder = StreamDecoder::new(&session.tokenizer, true);
     let mut out = std::io::stdout().lock();
     let mut held = String::new();
     let started = Instant::now();
     let mut first_token = None;
-    let (generated, reason) = generator.generate(&ids, &options, |token| {
+    let (generated, reason) = session.engine.generate(&ids, &options, |token| {
         first_token.get_or_insert_with(|| started.elapsed());
         held.push_str(&decoder.push(token).unwrap_or_default());
         if let Some(cut) = args.stop.iter().filter_map(|s| held.find(s.as_str())).min() {

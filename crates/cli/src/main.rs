@@ -1,6 +1,7 @@
 //! `xlingo`: make a LLaMA-family model better at your language, on your own machine.
 
 mod assets;
+mod bench;
 mod generate;
 mod inspect;
 mod session;
@@ -36,6 +37,8 @@ enum Command {
     },
     /// Generate text from a prompt, streaming tokens to stdout.
     Generate(generate::GenerateArgs),
+    /// Measure prefill and decode speed, time to first token and memory (see benches/).
+    Bench(bench::BenchArgs),
     /// Show a model file's architecture, hyper-parameters, tensors, tokenizer and chat template.
     Inspect {
         /// A GGUF file or a Hugging Face checkpoint directory.
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Fetch { asset, list, force } => fetch(asset, list, force),
         Command::Generate(args) => generate::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Inspect { path, all_tensors } => inspect::run(&path, all_tensors),
     };
     match result {

@@ -9,9 +9,20 @@ use tokenizers::Tokenizer;
 use xlingo_formats::chat::ChatTemplate;
 use xlingo_formats::tokenizer::{TokenizerInfo, tokenizer_from_gguf, tokenizer_from_json_bytes};
 use xlingo_formats::{Gguf, ModelConfig};
-use xlingo_model::LoadedModel;
+use xlingo_model::{GenerateOptions, Generator, LoadedModel, StopReason};
 
 use crate::assets;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineChoice {
+    /// The WGSL engine on a hardware GPU adapter; the reference on the CPU otherwise (on
+    /// software adapters such as lavapipe the WGSL engine is, for now, slower than it).
+    Auto,
+    /// xlingo's WGSL engine (crates/gpu): quantised weights stay quantised on the GPU.
+    Gpu,
+    /// The burn reference model (crates/model), on the device given by --device.
+    Reference,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum DeviceChoice {
@@ -30,15 +41,95 @@ impl DeviceChoice {
     }
 }
 
+/// The model, on one of the two engines.
+pub enum Engine {
+    Gpu(Box<xlingo_gpu::Engine>),
+    Reference { model: LoadedModel, device: Device },
+}
+
+impl Engine {
+    /// One line for stderr: which engine runs, and where.
+    pub fn describe(&self) -> String {
+        match self {
+            Engine::Gpu(e) => format!(
+                "the WGSL engine on {} (weights {:.1} MB, KV cache {:.1} MB for {} positions)",
+                e.gpu().adapter,
+                e.weight_bytes() as f64 / 1e6,
+                e.kv_cache_bytes() as f64 / 1e6,
+                e.context()
+            ),
+            Engine::Reference { device, .. } => {
+                format!("the burn reference engine on {device:?}")
+            }
+        }
+    }
+
+    pub fn generate(
+        &mut self,
+        prompt: &[u32],
+        options: &GenerateOptions,
+        on_token: impl FnMut(u32) -> bool,
+    ) -> Result<(Vec<u32>, StopReason)> {
+        Ok(match self {
+            Engine::Gpu(e) => pollster::block_on(e.generate(prompt, options, on_token))?,
+            Engine::Reference { model, device } => {
+                let mut generator =
+                    Generator::new(&model.model, model.config.context_length, device.clone());
+                generator.generate(prompt, options, on_token)?
+            }
+        })
+    }
+}
+
 pub struct Session {
     pub config: ModelConfig,
-    pub loaded: LoadedModel,
+    pub engine: Engine,
     pub tokenizer: Tokenizer,
     pub template: Option<ChatTemplate>,
     /// Tokens that end a turn (eos, eot, …).
     pub stop_ids: Vec<u32>,
-    /// Whether the tokenizer adds BOS to raw text.
-    pub device: Device,
+}
+
+/// How to run the model.
+#[derive(Clone, Debug)]
+pub struct EngineSpec {
+    pub engine: EngineChoice,
+    pub device: DeviceChoice,
+    /// KV-cache positions for the WGSL engine (default: the model's context length).
+    pub context: Option<usize>,
+}
+
+impl EngineSpec {
+    /// The GPU to use, or None for the reference engine. `Auto` falls back (saying why);
+    /// an explicit `Gpu` without an adapter is an error.
+    fn gpu(&self) -> Result<Option<xlingo_gpu::Gpu>> {
+        match self.engine {
+            EngineChoice::Reference => Ok(None),
+            EngineChoice::Gpu => Ok(Some(xlingo_gpu::Gpu::new_blocking()?)),
+            EngineChoice::Auto => match xlingo_gpu::Gpu::new_blocking() {
+                Ok(gpu) if gpu.device_type != wgpu::DeviceType::Cpu => Ok(Some(gpu)),
+                Ok(gpu) => {
+                    eprintln!(
+                        "[xlingo] only a software GPU adapter ({}); using the burn reference engine on the CPU, \
+                         which is faster there (--engine gpu to use it anyway)",
+                        gpu.adapter.name
+                    );
+                    Ok(None)
+                }
+                Err(e) => {
+                    eprintln!("[xlingo] {e}; using the burn reference engine on the CPU");
+                    Ok(None)
+                }
+            },
+        }
+    }
+
+    fn gpu_options(&self) -> xlingo_gpu::EngineOptions {
+        xlingo_gpu::EngineOptions {
+            context: self.context,
+            ..Default::default()
+        }
+    }
 }
 
 /// A path on disk, or the name of a known asset (fetched into the cache if needed).
@@ -56,31 +147,43 @@ pub fn resolve_model(spec: &str) -> Result<PathBuf> {
 }
 
 impl Session {
-    pub fn load(path: &Path, device: Device) -> Result<Self> {
+    pub fn load(path: &Path, spec: &EngineSpec) -> Result<Self> {
         if path.is_dir() {
-            Self::load_hf_dir(path, device)
+            Self::load_hf_dir(path, spec)
         } else {
-            Self::load_gguf(path, device)
+            Self::load_gguf(path, spec)
         }
     }
 
-    fn load_gguf(path: &Path, device: Device) -> Result<Self> {
+    fn load_gguf(path: &Path, spec: &EngineSpec) -> Result<Self> {
         let gguf = Gguf::open(path)?;
         let tokenizer = tokenizer_from_gguf(&gguf.header)?;
         let info = TokenizerInfo::from_gguf(&gguf.header)?;
         let template = ChatTemplate::from_gguf(&gguf.header)?;
-        let loaded = LoadedModel::from_gguf(&gguf, &device)?;
+        let config = ModelConfig::from_gguf(&gguf.header)?;
+        let engine = match spec.gpu()? {
+            Some(gpu) => Engine::Gpu(Box::new(xlingo_gpu::Engine::new(
+                &gpu,
+                config.clone(),
+                xlingo_gpu::Source::Gguf(&gguf),
+                spec.gpu_options(),
+            )?)),
+            None => {
+                let device = spec.device.device();
+                let model = LoadedModel::from_gguf(&gguf, &device)?;
+                Engine::Reference { model, device }
+            }
+        };
         Ok(Session {
-            config: loaded.config.clone(),
-            loaded,
+            config,
+            engine,
             tokenizer,
             template,
             stop_ids: info.stop_ids,
-            device,
         })
     }
 
-    fn load_hf_dir(dir: &Path, device: Device) -> Result<Self> {
+    fn load_hf_dir(dir: &Path, spec: &EngineSpec) -> Result<Self> {
         let weights = xlingo_model::load::read_hf_dir(dir)?;
         let tok_path = dir.join("tokenizer.json");
         let tok_bytes =
@@ -102,14 +205,26 @@ impl Session {
                 stop_ids.push(id);
             }
         }
-        let loaded = LoadedModel::from_safetensors(&weights, &device)?;
+        let config = weights.config().clone();
+        let engine = match spec.gpu()? {
+            Some(gpu) => Engine::Gpu(Box::new(xlingo_gpu::Engine::new(
+                &gpu,
+                config.clone(),
+                xlingo_gpu::Source::Weights(&weights),
+                spec.gpu_options(),
+            )?)),
+            None => {
+                let device = spec.device.device();
+                let model = LoadedModel::from_safetensors(&weights, &device)?;
+                Engine::Reference { model, device }
+            }
+        };
         Ok(Session {
-            config: loaded.config.clone(),
-            loaded,
+            config,
+            engine,
             tokenizer,
             template,
             stop_ids,
-            device,
         })
     }
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod gguf;
 pub mod quant;
+pub mod tiny;
 pub mod tokenizer;
 pub mod weights;
 

@@ -41,6 +41,7 @@ pub struct Gpu {
     pub queue: wgpu::Queue,
     pub adapter: AdapterSummary,
     pub limits: wgpu::Limits,
+    pub device_type: wgpu::DeviceType,
     lost: Arc<std::sync::Mutex<Option<String>>>,
 }
 
@@ -87,7 +88,7 @@ impl Gpu {
             }
         });
         let adapter = AdapterSummary {
-            name: info.name,
+            name: info.name.clone(),
             vendor: format!("{:#06x}", info.vendor),
             architecture: String::new(),
             backend: format!("{:?}", info.backend),
@@ -106,6 +107,7 @@ impl Gpu {
             queue,
             adapter,
             limits,
+            device_type: info.device_type,
             lost,
         })
     }

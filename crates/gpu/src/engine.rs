@@ -333,7 +333,7 @@ impl Builder<'_> {
                 Op::Dispatch(Dispatch {
                     kernel: kernel.clone(),
                     bind,
-                    x: c.rows.div_ceil(8) as u32,
+                    x: c.rows.div_ceil(self.kernels.rows_per_workgroup()) as u32,
                     y: if a.last_only {
                         Rows::One
                     } else {
@@ -500,7 +500,7 @@ impl Engine {
 
         let mut b = Builder {
             gpu,
-            kernels: Kernels::default(),
+            kernels: Kernels::for_gpu(gpu),
             step: &bufs.step,
             empty: &bufs.empty,
         };
@@ -825,7 +825,7 @@ impl Builder<'_> {
                     ],
                 ),
                 kernel: swiglu.clone(),
-                x: g.rows.div_ceil(8) as u32,
+                x: g.rows.div_ceil(self.kernels.rows_per_workgroup()) as u32,
                 y: Rows::Tiles(8),
             }));
         }
@@ -959,6 +959,46 @@ impl Engine {
             .read(buffer, offset as u64 * 4, len as u64 * 4)
             .await?;
         Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    /// Time every kernel of one forward pass over `tokens` (each dispatch submitted and waited
+    /// for on its own): (kernel name, seconds, dispatches), slowest first. For `xlingo bench
+    /// --profile`; natively only.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn profile(&mut self, tokens: &[u32]) -> Vec<(&'static str, f64, usize)> {
+        let n = tokens.len().min(self.chunk);
+        let queue = &self.gpu.queue;
+        queue.write_buffer(&self.bufs.tokens, 0, bytemuck::cast_slice(&tokens[..n]));
+        queue.write_buffer(
+            &self.bufs.step,
+            0,
+            bytemuck::cast_slice(&[n as u32, 0, 0, 0]),
+        );
+        let mut times: Vec<(&'static str, f64, usize)> = Vec::new();
+        for op in self.body.iter().chain(&self.head_last) {
+            let Op::Dispatch(d) = op else { continue };
+            let started = std::time::Instant::now();
+            let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
+            {
+                let mut pass = encoder
+                    .begin_compute_pass(&Default::default())
+                    .forget_lifetime();
+                Self::dispatch(&mut pass, d, n as u32);
+            }
+            queue.submit([encoder.finish()]);
+            let _ = self.gpu.device.poll(wgpu::PollType::wait_indefinitely());
+            let dt = started.elapsed().as_secs_f64();
+            match times.iter_mut().find(|t| t.0 == d.kernel.name) {
+                Some(t) => {
+                    t.1 += dt;
+                    t.2 += 1;
+                }
+                None => times.push((d.kernel.name, dt, 1)),
+            }
+        }
+        self.position = 0;
+        times.sort_by(|a, b| b.1.total_cmp(&a.1));
+        times
     }
 
     /// Encode and submit one chunk: the layers, then the head the caller wants.

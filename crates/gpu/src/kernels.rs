@@ -39,14 +39,40 @@ pub enum Slot {
 }
 
 pub struct Kernel {
+    pub name: &'static str,
     pub pipeline: wgpu::ComputePipeline,
     pub layout: wgpu::BindGroupLayout,
 }
 
 /// Compiled kernels, one per (kernel, weight type), built on first use.
-#[derive(Default)]
 pub struct Kernels {
     cache: HashMap<(&'static str, Option<GgmlType>), std::sync::Arc<Kernel>>,
+    /// Invocations sharing one matrix row (the matmul kernels' `LANES`).
+    pub lanes: u32,
+}
+
+impl Kernels {
+    /// CPU adapters (lavapipe, SwiftShader) run invocations as SIMD lanes of one thread:
+    /// there a row per invocation and no reduction is fastest; GPUs want lanes to share a row.
+    pub fn for_gpu(gpu: &Gpu) -> Kernels {
+        let lanes = match gpu.device_type {
+            wgpu::DeviceType::Cpu => 1,
+            _ => 8,
+        };
+        Kernels {
+            cache: HashMap::new(),
+            lanes: std::env::var("XLINGO_MATMUL_LANES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|l: &u32| [1, 2, 4, 8].contains(l))
+                .unwrap_or(lanes),
+        }
+    }
+
+    /// Rows of a matrix one matmul workgroup covers.
+    pub fn rows_per_workgroup(&self) -> usize {
+        64 / self.lanes as usize
+    }
 }
 
 impl Kernels {
@@ -72,13 +98,20 @@ impl Kernels {
                     }
                 }
                 code.push_str(source);
-                std::sync::Arc::new(compile(gpu, name, &code, slots))
+                let lanes = code.contains("override LANES").then_some(self.lanes);
+                std::sync::Arc::new(compile(gpu, name, &code, slots, lanes))
             })
             .clone()
     }
 }
 
-fn compile(gpu: &Gpu, name: &str, code: &str, slots: &[Slot]) -> Kernel {
+fn compile(
+    gpu: &Gpu,
+    name: &'static str,
+    code: &str,
+    slots: &[Slot],
+    lanes: Option<u32>,
+) -> Kernel {
     let device = &gpu.device;
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(name),
@@ -121,8 +154,15 @@ fn compile(gpu: &Gpu, name: &str, code: &str, slots: &[Slot]) -> Kernel {
         layout: Some(&pipeline_layout),
         module: &module,
         entry_point: Some("main"),
-        compilation_options: Default::default(),
+        compilation_options: wgpu::PipelineCompilationOptions {
+            constants: &lanes.map(|l| vec![("LANES", l as f64)]).unwrap_or_default(),
+            ..Default::default()
+        },
         cache: None,
     });
-    Kernel { pipeline, layout }
+    Kernel {
+        name,
+        pipeline,
+        layout,
+    }
 }

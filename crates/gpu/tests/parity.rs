@@ -3,6 +3,7 @@
 //! prefill in chunks, token-by-token decoding through the KV cache, hidden states, matrices
 //! split across bindings, and greedy generation. Runs on whatever adapter wgpu finds (lavapipe
 //! in CI).
+#![cfg(not(target_family = "wasm"))]
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use xlingo_formats::{GgmlType, Gguf, ModelConfig};
@@ -262,4 +263,44 @@ fn the_context_is_enforced_with_a_clear_error() {
         pollster::block_on(e.generate(&PROMPT[..4], &options, |_| true)).unwrap();
     assert_eq!(reason, xlingo_gpu::StopReason::Context);
     assert_eq!(tokens.len(), 12 - 4);
+}
+
+/// The browser test (tests/web.rs) has no burn model to compare with, so it compares with
+/// this fixture of the burn model's output; this test keeps the fixture true
+/// (`XLINGO_BLESS=1` rewrites it).
+#[test]
+fn the_browser_fixture_is_the_reference_models_output() {
+    let config = tiny_config("llama");
+    let gguf = tiny_gguf(&config, GgmlType::Q4_1);
+    let (logits, _) = reference(&gguf, &PROMPT);
+    let device = Device::flex();
+    let model = LoadedModel::from_gguf(&gguf, &device).unwrap();
+    let options = GenerateOptions {
+        max_tokens: 24,
+        stop_ids: vec![],
+        sampling: SamplingParams::greedy(),
+    };
+    let (greedy, _) = Generator::new(&model.model, config.context_length, device)
+        .generate(&PROMPT, &options, |_| true)
+        .unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tiny_llama_q4_1.json");
+    if std::env::var_os("XLINGO_BLESS").is_some() {
+        let json = serde_json::json!({
+            "model": "xlingo_formats::tiny::tiny_config(\"llama\"), random_weights(seed 1), matrices Q4_1",
+            "made_by": "crates/gpu/tests/parity.rs (burn reference model, CPU)",
+            "prompt": PROMPT,
+            "logits": logits,
+            "greedy": greedy,
+        });
+        std::fs::write(&path, serde_json::to_string(&json).unwrap()).unwrap();
+    }
+    let fixture: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let stored: Vec<f32> = serde_json::from_value(fixture["logits"].clone()).unwrap();
+    let stored_greedy: Vec<u32> = serde_json::from_value(fixture["greedy"].clone()).unwrap();
+    assert!(
+        max_abs_diff(&stored, &logits) < 1e-5,
+        "fixture stale: run with XLINGO_BLESS=1"
+    );
+    assert_eq!(stored_greedy, greedy);
 }

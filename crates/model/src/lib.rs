@@ -7,7 +7,8 @@ pub mod generate;
 pub mod llama;
 pub mod load;
 pub mod rope;
-pub mod tiny;
+/// Tiny random models (they live in xlingo-formats so that burn-free crates can make them too).
+pub use xlingo_formats::tiny;
 
 pub use cache::KvCache;
 pub use error::{ModelError, Result};

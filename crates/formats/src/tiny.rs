@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::gguf::MetaArray;
+use crate::weights::{hf_name, permute_gguf_to_hf};
+use crate::{GgmlType, GgufWriter, MetaValue, ModelConfig, RopeLayout};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use xlingo_formats::gguf::MetaArray;
-use xlingo_formats::weights::{hf_name, permute_gguf_to_hf};
-use xlingo_formats::{GgmlType, GgufWriter, MetaValue, ModelConfig, RopeLayout};
 
 /// A tiny model's hyper-parameters (GGUF `llama` or `qwen2`).
 pub fn tiny_config(arch: &str) -> ModelConfig {
@@ -179,19 +179,14 @@ pub fn write_gguf(
     mut g: GgufWriter,
     weights: &BTreeMap<String, (Vec<usize>, Vec<f32>)>,
     matrix_type: GgmlType,
-) -> xlingo_formats::Result<Vec<u8>> {
+) -> crate::Result<Vec<u8>> {
     for (name, (shape, values)) in weights {
         let ty = if shape.len() == 2 {
             matrix_type
         } else {
             GgmlType::F32
         };
-        g.add_tensor(
-            name,
-            shape,
-            ty,
-            xlingo_formats::quant::quantize(ty, values)?,
-        )?;
+        g.add_tensor(name, shape, ty, crate::quant::quantize(ty, values)?)?;
     }
     Ok(g.to_bytes())
 }
