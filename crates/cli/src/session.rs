@@ -44,7 +44,10 @@ impl DeviceChoice {
 /// The model, on one of the two engines.
 pub enum Engine {
     Gpu(Box<xlingo_gpu::Engine>),
-    Reference { model: LoadedModel, device: Device },
+    Reference {
+        model: Box<LoadedModel>,
+        device: Device,
+    },
 }
 
 impl Engine {
@@ -170,7 +173,7 @@ impl Session {
             )?)),
             None => {
                 let device = spec.device.device();
-                let model = LoadedModel::from_gguf(&gguf, &device)?;
+                let model = Box::new(LoadedModel::from_gguf(&gguf, &device)?);
                 Engine::Reference { model, device }
             }
         };
@@ -215,7 +218,7 @@ impl Session {
             )?)),
             None => {
                 let device = spec.device.device();
-                let model = LoadedModel::from_safetensors(&weights, &device)?;
+                let model = Box::new(LoadedModel::from_safetensors(&weights, &device)?);
                 Engine::Reference { model, device }
             }
         };

@@ -214,3 +214,66 @@ fn find_tensor_type_offset(bytes: &[u8], name: &str) -> usize {
     let n_dims = u32::from_le_bytes(bytes[start..start + 4].try_into().unwrap()) as usize;
     start + 4 + 8 * n_dims
 }
+
+#[test]
+fn both_engines_generate_the_same_greedy_text_and_bench_reports_json() {
+    let model = write("tiny-engines.gguf", &tiny_model_bytes(|_| {}));
+    let run = |engine: &str| {
+        let out = xlingo(&[
+            "generate",
+            "--model",
+            path_str(&model),
+            "--prompt",
+            "hello world",
+            "--temperature",
+            "0",
+            "--max-tokens",
+            "12",
+            "--engine",
+            engine,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr(&out),
+        )
+    };
+    let (gpu_text, gpu_log) = run("gpu");
+    let (reference_text, reference_log) = run("reference");
+    assert!(gpu_log.contains("the WGSL engine on"), "{gpu_log}");
+    assert!(
+        reference_log.contains("the burn reference engine"),
+        "{reference_log}"
+    );
+    assert_eq!(gpu_text, reference_text);
+
+    let out = xlingo(&[
+        "bench",
+        "--model",
+        path_str(&model),
+        "--engine",
+        "gpu",
+        "--prompt-tokens",
+        "8",
+        "--gen-tokens",
+        "4",
+        "--runs",
+        "2",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["engine"], "gpu");
+    assert_eq!(report["prompt_tokens"], 8);
+    assert_eq!(report["runs"], 2);
+    for key in ["prefill_tok_s", "decode_tok_s", "ttft_s"] {
+        let s = &report[key];
+        let (min, median, max) = (
+            s["min"].as_f64().unwrap(),
+            s["median"].as_f64().unwrap(),
+            s["max"].as_f64().unwrap(),
+        );
+        assert!(0.0 < min && min <= median && median <= max, "{key}: {s}");
+    }
+    assert!(report["gpu_buffer_bytes"].as_u64().unwrap() > 0);
+}

@@ -97,7 +97,7 @@ impl Gpu {
                 .trim()
                 .to_string(),
             shader_f16: features.contains(wgpu::Features::SHADER_F16),
-            max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size as u64,
+            max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
             max_buffer_size: limits.max_buffer_size,
             max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
             max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
@@ -125,7 +125,9 @@ impl Gpu {
 
     /// Largest buffer this engine may bind as one storage binding.
     pub fn max_binding(&self) -> u64 {
-        (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size)
+        self.limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size)
     }
 
     /// Copy `bytes` bytes of `buffer` (from `offset`) back to the host.

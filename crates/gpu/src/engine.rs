@@ -397,10 +397,10 @@ impl Engine {
         let c = &config;
         let context = options.context.unwrap_or(c.context_length).max(1);
         let chunk = options.prefill_chunk.clamp(1, context);
-        if c.head_dim % 4 != 0
+        if !c.head_dim.is_multiple_of(4)
             || c.head_dim > 256
             || c.n_kv_heads == 0
-            || c.n_heads % c.n_kv_heads != 0
+            || !c.n_heads.is_multiple_of(c.n_kv_heads)
         {
             return Err(GpuError::Invalid(format!(
                 "unsupported attention shape: {} heads, {} kv heads, head_dim {} (need head_dim a multiple of 4, at most 256)",

@@ -72,7 +72,7 @@ impl GpuMatrix {
                 supported: SUPPORTED,
             });
         }
-        if cols % 32 != 0 {
+        if !cols.is_multiple_of(32) {
             return Err(bad(format!(
                 "rows of {cols} values; the GPU kernels need a multiple of 32"
             )));
