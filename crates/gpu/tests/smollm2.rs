@@ -3,10 +3,7 @@
 //! transformers in f32, greedy tokens against llama.cpp (fixtures from scripts/reference/).
 #![cfg(not(target_family = "wasm"))]
 
-use std::path::PathBuf;
-
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use serde::Deserialize;
 use xlingo_formats::Gguf;
 use xlingo_gpu::{Engine, EngineOptions, GenerateOptions, Gpu, SamplingParams, Want};
 use xlingo_model::{ForwardOptions, KvCache, LoadedModel};
@@ -18,46 +15,12 @@ const LOGIT_TOLERANCE: f32 = 1e-3;
 /// quantises activations to 8 bits, so near-ties may flip).
 const LLAMACPP_CONFIDENT_MARGIN: f32 = 0.5;
 
-#[derive(Deserialize)]
-struct Fixture {
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-struct Case {
-    name: String,
-    prompt_ids: Vec<u32>,
-    continuation_ids: Vec<u32>,
-    positions: Vec<Position>,
-}
-
-#[derive(Deserialize)]
-struct Position {
-    top_ids: Vec<u32>,
-    top_logits: Vec<f32>,
-    logsumexp: f32,
-    margin: f32,
-}
-
-fn fixture(name: &str) -> Fixture {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/reference")
-        .join(name);
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_slice(&bytes).unwrap()
-}
+#[path = "../../../tests/reference_fixtures.rs"]
+mod reference_fixtures;
+use reference_fixtures::{Case, fixture, model_path};
 
 fn model() -> Gguf {
-    let cache = std::env::var_os("XLINGO_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/xlingo"));
-    let path = cache.join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo run -p xlingo-cli -- fetch smollm2-135m-instruct` (scripts/test.sh does)",
-        path.display()
-    );
-    Gguf::open(path).unwrap()
+    Gguf::open(model_path()).unwrap()
 }
 
 fn engine(gguf: &Gguf) -> Engine {
@@ -88,14 +51,6 @@ fn selected(cases: &[Case]) -> impl Iterator<Item = &Case> {
     })
 }
 
-fn all_ids(case: &Case) -> Vec<u32> {
-    case.prompt_ids
-        .iter()
-        .chain(&case.continuation_ids)
-        .copied()
-        .collect()
-}
-
 #[test]
 fn logits_match_the_burn_model_and_hf_f32() {
     let gguf = model();
@@ -104,7 +59,7 @@ fn logits_match_the_burn_model_and_hf_f32() {
     let hf = fixture("hf_smollm2_q4_1.json");
     let mut worst_hf = 0.0f32;
     for case in selected(&hf.cases) {
-        let ids = all_ids(case);
+        let ids = case.all_ids();
         e.reset();
         let logits = pollster::block_on(e.forward(&ids, Want::AllLogits))
             .unwrap()
@@ -133,7 +88,7 @@ fn logits_match_the_burn_model_and_hf_f32() {
         .iter()
         .filter(|c| c.name == "en_01_raw" || c.name == "zh_01_chat")
     {
-        let ids = all_ids(case);
+        let ids = case.all_ids();
         let tokens = Tensor::<2, Int>::from_data(
             TensorData::new(ids.iter().map(|&t| t as i64).collect(), [1, ids.len()]),
             &device,

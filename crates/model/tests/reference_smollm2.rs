@@ -3,17 +3,19 @@
 //! activations to 8 bits, so only confident tokens must agree). Fixtures come from
 //! scripts/reference/*.py, which record the versions they ran.
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use serde::Deserialize;
 use xlingo_formats::Gguf;
-use xlingo_formats::chat::{ChatMessage, ChatTemplate};
+use xlingo_formats::chat::ChatTemplate;
 use xlingo_formats::tokenizer::tokenizer_from_gguf;
 use xlingo_model::{
     ForwardOptions, GenerateOptions, Generator, KvCache, LoadedModel, SamplingParams,
 };
+
+#[path = "../../../tests/reference_fixtures.rs"]
+mod reference_fixtures;
+use reference_fixtures::{Position, fixture, model_path};
 
 /// Max |our logit − HF's| over the top-10 entries of every position of every case.
 const HF_LOGIT_TOLERANCE: f32 = 1e-3;
@@ -21,62 +23,6 @@ const HF_LOGIT_TOLERANCE: f32 = 1e-3;
 const NEAR_TIE: f32 = 0.01;
 /// llama.cpp's top-1 must be ours wherever its own margin exceeds this.
 const LLAMACPP_CONFIDENT_MARGIN: f32 = 0.5;
-
-#[derive(Deserialize)]
-struct Fixture {
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-struct Case {
-    name: String,
-    chat: bool,
-    text: String,
-    messages: Option<Vec<ChatMessage>>,
-    prompt_ids: Vec<u32>,
-    continuation_ids: Vec<u32>,
-    positions: Vec<Position>,
-}
-
-impl Case {
-    /// Prompt then continuation: the sequence the positions are over.
-    fn all_ids(&self) -> Vec<u32> {
-        self.prompt_ids
-            .iter()
-            .chain(&self.continuation_ids)
-            .copied()
-            .collect()
-    }
-}
-
-#[derive(Deserialize)]
-struct Position {
-    top_ids: Vec<u32>,
-    top_logits: Vec<f32>,
-    logsumexp: f32,
-    margin: f32,
-}
-
-fn fixture(name: &str) -> Fixture {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/reference")
-        .join(name);
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_slice(&bytes).unwrap()
-}
-
-fn model_path() -> PathBuf {
-    let cache = std::env::var_os("XLINGO_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/xlingo"));
-    let path = cache.join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo run -p xlingo-cli -- fetch smollm2-135m-instruct` (scripts/test.sh does)",
-        path.display()
-    );
-    path
-}
 
 struct Real {
     gguf: Gguf,
