@@ -63,3 +63,13 @@ pub fn model_path() -> PathBuf {
     );
     path
 }
+
+/// log Σ exp(row), in f64 for the sum.
+pub fn logsumexp(row: &[f32]) -> f32 {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    max + row
+        .iter()
+        .map(|&x| ((x - max) as f64).exp())
+        .sum::<f64>()
+        .ln() as f32
+}

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use wgpu::util::DeviceExt;
 use xlingo_formats::{FormatError, GgmlType, Gguf, ModelConfig, RopeLayout, WeightSource};
-use xlingo_sampling::{GenerateOptions, Sampler, StopReason};
+use xlingo_sampling::{GenerateOptions, Generation, StopReason};
 
 use crate::context::Gpu;
 use crate::error::{GpuError, Result};
@@ -963,7 +963,8 @@ impl Engine {
 
     /// Time every kernel of one forward pass over `tokens` (each dispatch submitted and waited
     /// for on its own): (kernel name, seconds, dispatches), slowest first. For `xlingo bench
-    /// --profile`; natively only.
+    /// --profile`; natively only. It writes the KV cache from position 0 and leaves the engine
+    /// reset.
     #[cfg(not(target_family = "wasm"))]
     pub fn profile(&mut self, tokens: &[u32]) -> Vec<(&'static str, f64, usize)> {
         let n = tokens.len().min(self.chunk);
@@ -1096,30 +1097,13 @@ impl Engine {
         } else {
             Want::LastLogits
         };
-        let mut sampler = Sampler::new(p.clone());
-        let mut history = prompt.to_vec();
-        let mut generated = Vec::new();
+        let mut generation = Generation::new(prompt, options, self.context);
         let mut out = self.forward(prompt, want).await?;
         loop {
-            if generated.len() >= options.max_tokens {
-                return Ok((generated, StopReason::MaxTokens));
+            match generation.next(out.argmax, &mut out.logits, &mut on_token) {
+                Ok(token) => out = self.forward(&[token], want).await?,
+                Err(reason) => return Ok((generation.into_tokens(), reason)),
             }
-            let token = match out.argmax {
-                Some(t) => t,
-                None => sampler.sample(&mut out.logits, &history),
-            };
-            if options.stop_ids.contains(&token) {
-                return Ok((generated, StopReason::StopToken(token)));
-            }
-            generated.push(token);
-            history.push(token);
-            if !on_token(token) {
-                return Ok((generated, StopReason::Callback));
-            }
-            if history.len() >= self.context {
-                return Ok((generated, StopReason::Context));
-            }
-            out = self.forward(&[token], want).await?;
         }
     }
 }

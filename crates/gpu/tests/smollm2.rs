@@ -17,7 +17,7 @@ const LLAMACPP_CONFIDENT_MARGIN: f32 = 0.5;
 
 #[path = "../../../tests/reference_fixtures.rs"]
 mod reference_fixtures;
-use reference_fixtures::{Case, fixture, model_path};
+use reference_fixtures::{Case, fixture, logsumexp, model_path};
 
 fn model() -> Gguf {
     Gguf::open(model_path()).unwrap()
@@ -31,15 +31,6 @@ fn engine(gguf: &Gguf) -> Engine {
         ..Default::default()
     };
     Engine::from_gguf(&gpu, gguf, options).unwrap()
-}
-
-fn logsumexp(row: &[f32]) -> f32 {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    max + row
-        .iter()
-        .map(|&x| ((x - max) as f64).exp())
-        .sum::<f64>()
-        .ln() as f32
 }
 
 /// On lavapipe the engine runs a few tokens per second, so CI checks four cases (English raw

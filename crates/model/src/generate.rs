@@ -6,7 +6,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use crate::KvCache;
 use crate::error::{ModelError, Result};
 use crate::llama::{ForwardOptions, Llama};
-use xlingo_sampling::Sampler;
+use xlingo_sampling::Generation;
 pub use xlingo_sampling::{GenerateOptions, StopReason};
 
 pub struct Generator<'a> {
@@ -65,27 +65,13 @@ impl<'a> Generator<'a> {
             });
         }
         self.cache.clear();
-        let mut sampler = Sampler::new(options.sampling.clone());
-        let mut history = prompt.to_vec();
-        let mut generated = Vec::new();
+        let mut generation = Generation::new(prompt, options, self.context_length);
         let mut logits = self.feed(prompt);
         loop {
-            if generated.len() >= options.max_tokens {
-                return Ok((generated, StopReason::MaxTokens));
+            match generation.next(None, &mut logits, &mut on_token) {
+                Ok(token) => logits = self.feed(&[token]),
+                Err(reason) => return Ok((generation.into_tokens(), reason)),
             }
-            let token = sampler.sample(&mut logits, &history);
-            if options.stop_ids.contains(&token) {
-                return Ok((generated, StopReason::StopToken(token)));
-            }
-            generated.push(token);
-            history.push(token);
-            if !on_token(token) {
-                return Ok((generated, StopReason::Callback));
-            }
-            if history.len() >= self.context_length {
-                return Ok((generated, StopReason::Context));
-            }
-            logits = self.feed(&[token]);
         }
     }
 }

@@ -15,7 +15,7 @@ use xlingo_model::{
 
 #[path = "../../../tests/reference_fixtures.rs"]
 mod reference_fixtures;
-use reference_fixtures::{Position, fixture, model_path};
+use reference_fixtures::{Position, fixture, logsumexp, model_path};
 
 /// Max |our logit − HF's| over the top-10 entries of every position of every case.
 const HF_LOGIT_TOLERANCE: f32 = 1e-3;
@@ -61,15 +61,6 @@ fn all_logits(ids: &[u32]) -> Vec<Vec<f32>> {
     flat.chunks(r.model.config.vocab_size)
         .map(<[f32]>::to_vec)
         .collect()
-}
-
-fn logsumexp(row: &[f32]) -> f32 {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    max + row
-        .iter()
-        .map(|&x| ((x - max) as f64).exp())
-        .sum::<f64>()
-        .ln() as f32
 }
 
 fn argmax(row: &[f32]) -> u32 {

@@ -64,6 +64,62 @@ pub enum StopReason {
     Callback,
 }
 
+/// The bookkeeping of one generation, shared by both engines: the token budget, stop tokens,
+/// the context, the caller's callback, and sampling with the history the penalty needs.
+/// An engine feeds the prompt, then alternates [`Generation::next`] and feeding the token it
+/// returned until it returns a stop reason.
+pub struct Generation<'a> {
+    options: &'a GenerateOptions,
+    context: usize,
+    sampler: Sampler,
+    history: Vec<u32>,
+    generated: Vec<u32>,
+}
+
+impl<'a> Generation<'a> {
+    pub fn new(prompt: &[u32], options: &'a GenerateOptions, context: usize) -> Self {
+        Generation {
+            options,
+            context,
+            sampler: Sampler::new(options.sampling.clone()),
+            history: prompt.to_vec(),
+            generated: Vec::new(),
+        }
+    }
+
+    /// Take the next token — `chosen` when the engine already picked it (greedy on the GPU),
+    /// else sampled from `logits` — and hand it to `on_token`. `Ok(token)`: feed it and call
+    /// again; `Err(reason)`: generation is over.
+    pub fn next(
+        &mut self,
+        chosen: Option<u32>,
+        logits: &mut [f32],
+        on_token: &mut impl FnMut(u32) -> bool,
+    ) -> std::result::Result<u32, StopReason> {
+        if self.generated.len() >= self.options.max_tokens {
+            return Err(StopReason::MaxTokens);
+        }
+        let token = chosen.unwrap_or_else(|| self.sampler.sample(logits, &self.history));
+        if self.options.stop_ids.contains(&token) {
+            return Err(StopReason::StopToken(token));
+        }
+        self.generated.push(token);
+        self.history.push(token);
+        if !on_token(token) {
+            return Err(StopReason::Callback);
+        }
+        if self.history.len() >= self.context {
+            return Err(StopReason::Context);
+        }
+        Ok(token)
+    }
+
+    /// The generated tokens (stop token excluded).
+    pub fn into_tokens(self) -> Vec<u32> {
+        self.generated
+    }
+}
+
 pub struct Sampler {
     params: SamplingParams,
     rng: StdRng,
@@ -229,5 +285,51 @@ mod tests {
         let share = a.iter().filter(|&&t| t == 1).count() as f64 / a.len() as f64;
         assert!((share - 0.75).abs() < 0.03, "share of token 1 = {share}");
         assert_ne!(a, draw(SamplingParams { seed: 8, ..params }));
+    }
+
+    #[test]
+    fn generation_stops_for_each_reason() {
+        let options = |max_tokens, stop_ids: Vec<u32>| GenerateOptions {
+            max_tokens,
+            stop_ids,
+            sampling: SamplingParams::greedy(),
+        };
+        // Logits always favour token 2; run a generation to its end.
+        let run = |options: &GenerateOptions,
+                   context: usize,
+                   mut on_token: Box<dyn FnMut(u32) -> bool>| {
+            let mut g = Generation::new(&[0, 1], options, context);
+            loop {
+                if let Err(reason) = g.next(None, &mut [0.0, 1.0, 5.0], &mut on_token) {
+                    return (g.into_tokens(), reason);
+                }
+            }
+        };
+        let all = |_| true;
+        assert_eq!(
+            run(&options(3, vec![]), 100, Box::new(all)),
+            (vec![2, 2, 2], StopReason::MaxTokens)
+        );
+        assert_eq!(
+            run(&options(3, vec![2]), 100, Box::new(all)),
+            (vec![], StopReason::StopToken(2))
+        );
+        assert_eq!(
+            run(&options(9, vec![]), 4, Box::new(all)),
+            (vec![2, 2], StopReason::Context)
+        );
+        let mut seen = 0;
+        let stop_second = move |_| {
+            seen += 1;
+            seen < 2
+        };
+        assert_eq!(
+            run(&options(9, vec![]), 100, Box::new(stop_second)),
+            (vec![2, 2], StopReason::Callback)
+        );
+        // A token chosen by the engine is taken as it is.
+        let one = options(1, vec![]);
+        let mut g = Generation::new(&[0], &one, 100);
+        assert_eq!(g.next(Some(1), &mut [0.0, 0.0, 9.0], &mut |_| true), Ok(1));
     }
 }
