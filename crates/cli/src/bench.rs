@@ -85,6 +85,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
     let mut runs = Vec::new();
     for i in 0..args.warmup + args.runs {
+        // Every run measures the whole prompt: no prefix reused from the previous run.
+        session.engine.reset();
         let started = Instant::now();
         let mut first = None;
         let (tokens, _) = session.engine.generate(&prompt, &options, |_| {

@@ -5,6 +5,7 @@ mod bench;
 mod generate;
 mod inspect;
 mod session;
+mod tiny;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +40,9 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Measure prefill and decode speed, time to first token and memory (see benches/).
     Bench(bench::BenchArgs),
+    /// Write a tiny random model (GGUF with a byte-level tokenizer and a chat template), to try
+    /// the tools end to end in seconds.
+    Tiny(tiny::TinyArgs),
     /// Show a model file's architecture, hyper-parameters, tensors, tokenizer and chat template.
     Inspect {
         /// A GGUF file or a Hugging Face checkpoint directory.
@@ -56,6 +60,7 @@ fn main() -> ExitCode {
         Command::Fetch { asset, list, force } => fetch(asset, list, force),
         Command::Generate(args) => generate::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Tiny(args) => tiny::run(args),
         Command::Inspect { path, all_tensors } => inspect::run(&path, all_tensors),
     };
     match result {

@@ -67,6 +67,14 @@ impl Engine {
         }
     }
 
+    /// Forget the sequence so that the next `generate` runs its whole prompt (the WGSL engine
+    /// otherwise reuses a cached prefix; the reference engine always starts empty).
+    pub fn reset(&mut self) {
+        if let Engine::Gpu(e) = self {
+            e.reset();
+        }
+    }
+
     pub fn generate(
         &mut self,
         prompt: &[u32],

@@ -9,6 +9,10 @@ use crate::{GgmlType, GgufWriter, MetaValue, ModelConfig, RopeLayout};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+/// The vocabulary size at which [`add_tiny_tokenizer`] includes a newline, so that a tiny
+/// model can be used with its ChatML template (`xlingo tiny`, the web app's tests).
+pub const TINY_CHAT_VOCAB: usize = 99;
+
 /// A tiny model's hyper-parameters (GGUF `llama` or `qwen2`).
 pub fn tiny_config(arch: &str) -> ModelConfig {
     ModelConfig {
@@ -122,8 +126,8 @@ pub fn gguf_metadata(config: &ModelConfig) -> GgufWriter {
     g
 }
 
-/// A byte-level vocabulary of `vocab_size` tokens for tiny models: ids 0..2 are specials, the
-/// rest single bytes. Enough for the CLI and the web app to run a tiny model end to end.
+/// A byte-level vocabulary of up to `vocab_size` tokens for tiny models: ids 0..2 are specials,
+/// then printable ASCII bytes, then a newline (99 tokens in all; [`TINY_CHAT_VOCAB`]). Enough for the CLI and the web app to run a tiny model end to end.
 pub fn add_tiny_tokenizer(g: &mut GgufWriter, vocab_size: usize) {
     let mut tokens = vec![
         "<|im_start|>".to_string(),
@@ -138,6 +142,11 @@ pub fn add_tiny_tokenizer(g: &mut GgufWriter, vocab_size: usize) {
         } else {
             (b as char).to_string()
         });
+        types.push(1);
+    }
+    // With room for it, a newline ("Ċ" in GPT-2's byte map), which chat templates need.
+    if tokens.len() < vocab_size {
+        tokens.push("Ċ".into());
         types.push(1);
     }
     let strings = tokens.into_iter().map(MetaValue::String).collect();

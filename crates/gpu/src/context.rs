@@ -87,6 +87,14 @@ impl Gpu {
                 *slot = Some(format!("{reason:?}: {message}"));
             }
         });
+        // wgpu's default handler panics on an uncaptured error (out of memory, a failed
+        // validation); a tool must report it instead. The device is then unusable like a lost one.
+        let error_flag = lost.clone();
+        device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
+            if let Ok(mut slot) = error_flag.lock() {
+                slot.get_or_insert_with(|| format!("GPU error: {error}"));
+            }
+        }));
         let adapter = AdapterSummary {
             name: info.name.clone(),
             vendor: format!("{:#06x}", info.vendor),
@@ -118,7 +126,7 @@ impl Gpu {
         pollster::block_on(Self::new())
     }
 
-    /// The reason the device was lost, if it was.
+    /// Why the device was lost or became unusable (an uncaptured GPU error), if it did.
     pub fn lost(&self) -> Option<String> {
         self.lost.lock().ok().and_then(|s| s.clone())
     }

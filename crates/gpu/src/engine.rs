@@ -228,6 +228,9 @@ pub struct Engine {
     head_all: Vec<Op>,
     argmax: Dispatch,
     position: usize,
+    /// The tokens whose keys and values the cache holds (positions 0..position), so that a
+    /// new prompt sharing a prefix with them (the next turn of a chat) skips that prefix.
+    cached: Vec<u32>,
     weight_bytes: u64,
     buffer_bytes: u64,
     kv_bytes: u64,
@@ -648,6 +651,7 @@ impl Engine {
             head_all,
             argmax,
             position: 0,
+            cached: Vec::new(),
             weight_bytes,
             buffer_bytes,
             kv_bytes,
@@ -884,7 +888,13 @@ impl Engine {
 
     /// Start a new sequence; the weights stay where they are.
     pub fn reset(&mut self) {
-        self.position = 0;
+        self.rewind(0);
+    }
+
+    /// Forget the cache after `position` (positions past it are overwritten by what runs next).
+    pub fn rewind(&mut self, position: usize) {
+        self.position = self.position.min(position);
+        self.cached.truncate(self.position);
     }
 
     /// Run `tokens` after what the cache holds, in chunks of at most `prefill_chunk`.
@@ -927,6 +937,7 @@ impl Engine {
             };
             self.run_chunk(part, part_want);
             self.position += part.len();
+            self.cached.extend_from_slice(part);
             let vocab = self.config.vocab_size;
             match part_want {
                 Want::Nothing => {}
@@ -997,7 +1008,7 @@ impl Engine {
                 None => times.push((d.kernel.name, dt, 1)),
             }
         }
-        self.position = 0;
+        self.reset();
         times.sort_by(|a, b| b.1.total_cmp(&a.1));
         times
     }
@@ -1071,9 +1082,11 @@ impl Engine {
         pass.dispatch_workgroups(d.x, y, 1);
     }
 
-    /// Generate after `prompt` from an empty cache, calling `on_token` with each new token
-    /// (it returns false to stop). Greedy decoding without a repetition penalty takes the
-    /// arg-max on the GPU; otherwise the last logits are read back and sampled on the host.
+    /// Generate after `prompt`, calling `on_token` with each new token (it returns false to
+    /// stop). The part of `prompt` the cache already holds (the conversation so far, in a chat)
+    /// is not run again; [`Engine::reset`] first to start cold. Greedy decoding without a
+    /// repetition penalty takes the arg-max on the GPU; otherwise the last logits are read
+    /// back and sampled on the host.
     pub async fn generate(
         &mut self,
         prompt: &[u32],
@@ -1089,7 +1102,9 @@ impl Engine {
                 context: self.context,
             });
         }
-        self.reset();
+        // At least the last prompt token runs, for the logits of the first new one.
+        let reuse = common_prefix(&self.cached, prompt).min(prompt.len() - 1);
+        self.rewind(reuse);
         let p = &options.sampling;
         let on_gpu = p.temperature <= 0.0 && p.repeat_penalty == 1.0;
         let want = if on_gpu {
@@ -1098,7 +1113,7 @@ impl Engine {
             Want::LastLogits
         };
         let mut generation = Generation::new(prompt, options, self.context);
-        let mut out = self.forward(prompt, want).await?;
+        let mut out = self.forward(&prompt[reuse..], want).await?;
         loop {
             match generation.next(out.argmax, &mut out.logits, &mut on_token) {
                 Ok(token) => out = self.forward(&[token], want).await?,
@@ -1106,4 +1121,8 @@ impl Engine {
             }
         }
     }
+}
+
+fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }

@@ -203,9 +203,29 @@ fn greedy_generation_equals_the_reference_generator() {
         .unwrap();
         assert_eq!(got, want, "{arch}");
         assert_eq!(streamed, got);
-        // Reused for a second conversation without reloading: the same tokens again.
+        // The same prompt again reuses the cached prompt (only its last token runs): the same
+        // tokens. After a reset, a cold start: the same tokens again.
         let (again, _) = pollster::block_on(e.generate(&PROMPT, &options, |_| true)).unwrap();
         assert_eq!(again, want);
+        assert_eq!(e.position(), PROMPT.len() + want.len());
+        e.reset();
+        let (cold, _) = pollster::block_on(e.generate(&PROMPT, &options, |_| true)).unwrap();
+        assert_eq!(cold, want);
+        // A second turn (the prompt, the reply, more text) reuses everything but the new text
+        // and generates what a cold engine generates for that whole prompt.
+        let turn2: Vec<u32> = PROMPT
+            .iter()
+            .chain(&want)
+            .chain(&PROMPT[..3])
+            .copied()
+            .collect();
+        let (continued, _) = pollster::block_on(e.generate(&turn2, &options, |_| true)).unwrap();
+        e.reset();
+        let (from_scratch, _) = pollster::block_on(e.generate(&turn2, &options, |_| true)).unwrap();
+        assert_eq!(
+            continued, from_scratch,
+            "{arch}: prefix reuse changes the reply"
+        );
         // Sampling with a seed is reproducible on the engine too.
         let sampled = GenerateOptions {
             sampling: SamplingParams {
