@@ -3,7 +3,8 @@
 # a C toolchain, Vulkan with the lavapipe software driver (so the wgpu path runs without a GPU),
 # Python with pip (the package-registry source of models and test vectors), Rust with the
 # wasm32 target, and headless Chromium + chromedriver + wasm-bindgen-test-runner for the
-# `#[wasm_bindgen_test]` browser tests (WebGPU through SwiftShader; docs/wasm-webgpu-tests.md).
+# `#[wasm_bindgen_test]` browser tests (WebGPU through SwiftShader; docs/wasm-webgpu-tests.md),
+# Trunk (builds the web app) and Node.js (its end-to-end tests with playwright-core).
 set -euo pipefail
 
 SUDO=""
@@ -11,6 +12,9 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 packages=(build-essential pkg-config ca-certificates curl python3 python3-pip python3-venv
           mesa-vulkan-drivers libvulkan1 chromium chromium-driver)
+# Node.js may come from elsewhere (nodesource, nvm); Debian's is recent enough (playwright-core
+# needs 18+).
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -39,4 +43,11 @@ if [ "$(wasm-bindgen-test-runner --version 2>/dev/null)" != "wasm-bindgen-test-r
   echo "[setup] installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
-echo "[setup] ok: $(cargo --version), $(python3 --version), $(wasm-bindgen-test-runner --version), $(chromium --version 2>/dev/null)"
+# Trunk builds and bundles the web app (web/, Trunk.toml). --ignore-rust-version: with
+# --locked, one of its pinned dependencies refuses rustc 1.95 without it.
+TRUNK_VERSION=0.22.1
+if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
+  echo "[setup] installing trunk $TRUNK_VERSION (about 9 minutes, once)"
+  cargo install trunk --version "$TRUNK_VERSION" --locked --ignore-rust-version
+fi
+echo "[setup] ok: $(cargo --version), $(python3 --version), $(wasm-bindgen-test-runner --version), $(trunk --version), node $(node --version), $(chromium --version 2>/dev/null)"

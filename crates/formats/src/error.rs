@@ -11,7 +11,7 @@ pub enum FormatError {
         #[source]
         source: std::io::Error,
     },
-    #[error("not a GGUF file: magic is {found:?}, expected \"GGUF\"")]
+    #[error("not a GGUF file: it starts with \"{}\", not \"GGUF\"", .found.escape_ascii())]
     BadMagic { found: [u8; 4] },
     #[error("unsupported GGUF version {0} (supported: 2, 3)")]
     UnsupportedVersion(u32),
@@ -24,7 +24,7 @@ pub enum FormatError {
     #[error("tensor `{tensor}`: unknown or unsupported quantisation type {type_id}")]
     UnknownTensorType { tensor: String, type_id: u32 },
     #[error(
-        "tensor `{tensor}`: data range {offset}..{end} lies outside the file ({file_len} bytes)"
+        "tensor `{tensor}`: data range {offset}..{end} lies outside the file ({file_len} bytes): the file is truncated (an interrupted download?) or corrupt"
     )]
     TensorOutOfRange {
         tensor: String,

@@ -1,0 +1,194 @@
+// The built web app (dist/, `trunk build --release`) end to end in headless Chromium with
+// WebGPU on SwiftShader, driven by playwright-core (the system Chromium, never a download).
+//
+// A tiny random model is written by `xlingo tiny` (qwen2: its untied head does not just echo
+// the last token as a tied random one does); the native WGSL engine's greedy reply to the
+// same chat (`xlingo generate --engine gpu`) is the expected output. The page must stream the
+// reply token by token and end with exactly that text and those tokens. A truncated and a
+// non-GGUF file must give a clear error, and the page must still load a good model after.
+//
+// Environment: XLINGO_BIN (the xlingo binary), XLINGO_DIST (default ../../dist).
+// Run: scripts/test.sh, or `cd tests/e2e && npm ci && XLINGO_BIN=… node --test`.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import { mkdtempSync, readFileSync, writeFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, extname, normalize, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const DIST = process.env.XLINGO_DIST || join(here, '..', '..', 'dist');
+const XLINGO = process.env.XLINGO_BIN || 'xlingo';
+const SYSTEM = 'You are a helpful assistant.';
+const PROMPT = 'Hello there! How are you?';
+const MAX_TOKENS = 24;
+
+const CHROMIUM_ARGS = [
+  '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader',
+  '--use-webgpu-adapter=swiftshader', '--use-angle=swiftshader',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--no-first-run', '--no-sandbox', '--disable-dev-shm-usage',
+];
+
+const MIME = {
+  '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm',
+  '.css': 'text/css', '.gguf': 'application/octet-stream', '.json': 'application/json',
+};
+
+let server, baseUrl, browser, work, tinyPath;
+
+// A static file server for dist/ (what scripts/demo.sh does with python's http.server).
+function serve(root) {
+  return new Promise((resolve) => {
+    const s = createServer((req, res) => {
+      const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
+      const file = join(root, path.endsWith('/') ? path + 'index.html' : path);
+      try {
+        const body = readFileSync(file);
+        res.writeHead(200, { 'content-type': MIME[extname(file)] || 'application/octet-stream' });
+        res.end(body);
+      } catch {
+        res.writeHead(404);
+        res.end('not found');
+      }
+    });
+    s.listen(0, '127.0.0.1', () => resolve(s));
+  });
+}
+
+function xlingo(args) {
+  return execFileSync(XLINGO, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+before(async () => {
+  statSync(join(DIST, 'index.html')); // fails clearly if the app was not built
+  work = mkdtempSync(join(tmpdir(), 'xlingo-e2e-'));
+  tinyPath = join(work, 'tiny.gguf');
+  xlingo(['tiny', '--out', tinyPath, '--arch', 'qwen2', '--type', 'q4-1', '--seed', '1']);
+  server = await serve(DIST);
+  baseUrl = `http://127.0.0.1:${server.address().port}/`;
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+async function openApp() {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(baseUrl);
+  await page.locator('.badge.ok').waitFor({ timeout: 60_000 });
+  return { page, errors };
+}
+
+async function loadModel(page, path) {
+  await page.locator('[data-testid=model-file]').setInputFiles(path);
+}
+
+async function setSetting(page, id, value) {
+  const input = page.locator(`#setting-${id}`);
+  await input.fill(String(value));
+  await input.dispatchEvent('change');
+}
+
+test('a tiny model streams the same greedy reply as the native engine', async () => {
+  const expected = xlingo([
+    'generate', '--model', tinyPath, '--engine', 'gpu', '--chat', '--system', SYSTEM,
+    '--prompt', PROMPT, '--temperature', '0', '--max-tokens', String(MAX_TOKENS),
+  ]).replace(/\n$/, '');
+  assert.ok(expected.length >= 3, `native reply too short to show streaming: ${JSON.stringify(expected)}`);
+
+  const { page, errors } = await openApp();
+  await loadModel(page, tinyPath);
+  await page.locator('.app[data-status=ready]').waitFor({ timeout: 120_000 });
+  await assert.doesNotReject(page.locator('[data-testid=model-info]').waitFor());
+  const info = await page.locator('[data-testid=model-info]').innerText();
+  assert.match(info, /qwen2/);
+  assert.match(info, /Q4_1/);
+
+  await setSetting(page, 'temperature', 0);
+  await setSetting(page, 'repeatpenalty', 1);
+  await setSetting(page, 'maxtokens', MAX_TOKENS);
+
+  // Record every text the reply shows while it streams, and long main-thread tasks.
+  await page.evaluate(() => {
+    window.__snapshots = [];
+    window.__longTasks = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.__longTasks.push(e.duration);
+    }).observe({ type: 'longtask' });
+    const log = document.querySelector('.transcript');
+    new MutationObserver(() => {
+      const replies = document.querySelectorAll('.msg.assistant .content');
+      const text = replies.length ? replies[replies.length - 1].textContent : null;
+      const snaps = window.__snapshots;
+      if (text !== null && snaps[snaps.length - 1] !== text) snaps.push(text);
+    }).observe(log, { subtree: true, childList: true, characterData: true });
+  });
+
+  const box = page.locator('[data-testid=message]');
+  await box.fill(PROMPT);
+  await box.press('Enter');
+  await page.locator('.app[data-status=generating]').waitFor({ timeout: 10_000 }).catch(() => {});
+  await page.locator('.app[data-status=ready]').waitFor({ timeout: 120_000 });
+
+  const reply = page.locator('.msg.assistant').last();
+  const text = await reply.locator('.content').evaluate((el) => el.textContent);
+  const tokens = (await reply.getAttribute('data-tokens')).split(',').filter(Boolean);
+  const snapshots = await page.evaluate(() => window.__snapshots);
+  const longTasks = await page.evaluate(() => window.__longTasks);
+  console.log(`reply: ${JSON.stringify(text)} (${tokens.length} tokens, ${snapshots.length} distinct states while streaming)`);
+  console.log(`longest main-thread task during the reply: ${Math.max(0, ...longTasks).toFixed(0)} ms (${longTasks.length} over 50 ms)`);
+
+  assert.equal(text, expected, 'browser reply equals the native engine\'s greedy reply');
+  // Streamed: the text grew through several states, each a prefix of the final one.
+  const growing = snapshots.filter((s) => s.length > 0 && s.length < text.length);
+  assert.ok(growing.length >= 2, `expected partial replies while streaming, saw ${JSON.stringify(snapshots)}`);
+  for (const s of growing) assert.ok(text.startsWith(s), `${JSON.stringify(s)} is not a prefix of the reply`);
+  assert.ok(tokens.length >= 3 && tokens.length <= MAX_TOKENS, `token count ${tokens.length}`);
+  // The page never froze: no single main-thread task blocked input for a second.
+  assert.ok(Math.max(0, ...longTasks) < 1000, `a main-thread task took ${Math.max(...longTasks)} ms`);
+  const stats = await reply.locator('.turn-stats').innerText();
+  assert.match(stats, /tok\/s/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a truncated or non-GGUF file gets a clear error and the page keeps working', async () => {
+  const bytes = readFileSync(tinyPath);
+  const truncated = join(work, 'truncated.gguf');
+  writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
+  const notGguf = join(work, 'notes.gguf');
+  writeFileSync(notGguf, 'these are my notes, not a model\n'.repeat(20));
+
+  const { page, errors } = await openApp();
+  const error = page.locator('[data-testid=error]');
+
+  await loadModel(page, truncated);
+  await error.waitFor({ timeout: 60_000 });
+  let message = await error.innerText();
+  console.log(`truncated file: ${message}`);
+  assert.match(message, /truncated\.gguf/);
+  assert.match(message, /outside the file|truncated/);
+  assert.equal(await page.locator('.app').getAttribute('data-status'), 'no-model');
+
+  await loadModel(page, notGguf);
+  await page.waitForFunction(() => document.querySelector('[data-testid=error]')?.textContent.includes('notes.gguf'));
+  message = await error.innerText();
+  console.log(`non-GGUF file: ${message}`);
+  assert.match(message, /not a GGUF file/);
+
+  // Still usable: the good model loads.
+  await loadModel(page, tinyPath);
+  await page.locator('.app[data-status=ready]').waitFor({ timeout: 120_000 });
+  assert.equal(await error.count(), 0);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
