@@ -6,6 +6,8 @@
 // same chat (`xlingo generate --engine gpu`) is the expected output. The page must stream the
 // reply token by token and end with exactly that text and those tokens. A truncated and a
 // non-GGUF file must give a clear error, and the page must still load a good model after.
+// A model loaded from a URL is kept in the browser's cache (OPFS) and loads from it after a
+// reload; Stop ends a reply; a browser without WebGPU is told what to use.
 //
 // Environment: XLINGO_BIN (the xlingo binary), XLINGO_DIST (default ../../dist).
 // Run: scripts/test.sh, or `cd tests/e2e && npm ci && XLINGO_BIN=… node --test`.
@@ -42,11 +44,16 @@ const MIME = {
 let server, baseUrl, browser, work, tinyPath;
 
 // A static file server for dist/ (what scripts/demo.sh does with python's http.server).
+// Files under /models/ come from the test's work directory; requests are counted.
+const served = {};
 function serve(root) {
   return new Promise((resolve) => {
     const s = createServer((req, res) => {
       const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
-      const file = join(root, path.endsWith('/') ? path + 'index.html' : path);
+      served[path] = (served[path] || 0) + 1;
+      const file = path.startsWith('/models/')
+        ? join(work, path.slice('/models/'.length))
+        : join(root, path.endsWith('/') ? path + 'index.html' : path);
       try {
         const body = readFileSync(file);
         res.writeHead(200, { 'content-type': MIME[extname(file)] || 'application/octet-stream' });
@@ -191,4 +198,98 @@ test('a truncated or non-GGUF file gets a clear error and the page keeps working
   assert.equal(await error.count(), 0);
   assert.deepEqual(errors, []);
   await page.close();
+});
+
+test('a model from a URL is cached in the browser and loads from the cache after a reload', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(baseUrl);
+  await page.locator('.badge.ok').waitFor({ timeout: 60_000 });
+  const url = `${baseUrl}models/tiny.gguf`;
+  await page.getByLabel('Model URL').fill(url);
+  await page.getByRole('button', { name: 'Load URL' }).click();
+  await page.locator('.app[data-status=ready]').waitFor({ timeout: 60_000 });
+  assert.equal(served['/models/tiny.gguf'], 1);
+  assert.doesNotMatch(await page.locator('[data-testid=model-info]').innerText(), /from the browser cache/);
+
+  await page.reload();
+  await page.locator('.badge.ok').waitFor({ timeout: 60_000 });
+  const cached = page.locator('.cache li');
+  await cached.first().waitFor({ timeout: 10_000 });
+  assert.match(await cached.first().innerText(), /tiny\.gguf/);
+  await cached.first().getByRole('button').click();
+  await page.locator('.app[data-status=ready]').waitFor({ timeout: 60_000 });
+  assert.match(await page.locator('[data-testid=model-info]').innerText(), /from the browser cache/);
+  assert.equal(served['/models/tiny.gguf'], 1, 'loaded from the cache, not downloaded again');
+
+  await page.getByRole('button', { name: /Clear cache/ }).click();
+  await cached.first().waitFor({ state: 'detached', timeout: 10_000 });
+  await context.close();
+});
+
+test('Stop ends a reply early and the conversation goes on', async () => {
+  const { page, errors } = await openApp();
+  await loadModel(page, tinyPath);
+  await page.locator('.app[data-status=ready]').waitFor({ timeout: 60_000 });
+  // Short prompts (the tiny tokenizer spends a token per byte) so both turns fit its context
+  // of 128 without dropping the first: the second turn then continues the cached prefix.
+  const system = page.locator('#system-prompt');
+  await system.fill('');
+  await setSetting(page, 'maxtokens', 40);
+  await setSetting(page, 'temperature', 0);
+  // Press Stop from inside the page as soon as two tokens have streamed in (no race with
+  // how fast the tiny model generates).
+  await page.evaluate(() => {
+    const log = document.querySelector('.transcript');
+    const observer = new MutationObserver(() => {
+      const replies = document.querySelectorAll('.msg.assistant');
+      const last = replies[replies.length - 1];
+      if (last && last.dataset.tokens.split(',').filter(Boolean).length >= 2) {
+        const stop = [...document.querySelectorAll('button')].find((b) => b.textContent === 'Stop');
+        if (stop) {
+          stop.click();
+          observer.disconnect();
+        }
+      }
+    });
+    observer.observe(log, { subtree: true, childList: true, attributes: true });
+  });
+  const box = page.locator('[data-testid=message]');
+  await box.fill('Hi!');
+  await box.press('Enter');
+  await page.locator('.turn-stats').first().waitFor({ timeout: 60_000 });
+  const reply = page.locator('.msg.assistant').first();
+  const tokens = (await reply.getAttribute('data-tokens')).split(',').filter(Boolean);
+  assert.ok(tokens.length >= 2 && tokens.length <= 3, `stopped after ${tokens.length} tokens`);
+  assert.match(await reply.locator('.turn-stats').innerText(), /stopped/);
+  await page.locator('.app[data-status=ready]').waitFor({ timeout: 10_000 });
+
+  await box.fill('And?');
+  await box.press('Enter');
+  await page.locator('.msg.assistant .turn-stats').nth(1).waitFor({ timeout: 60_000 });
+  assert.equal(await page.locator('.msg.user').count(), 2);
+  assert.equal(await page.locator('.msg.assistant').count(), 2);
+  assert.equal(await page.getByText(/were left out/).count(), 0);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('without WebGPU the page says which browsers and flags to use', async () => {
+  const plain = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--disable-gpu', '--disable-webgpu', '--no-sandbox', '--disable-dev-shm-usage',
+      '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+  try {
+    const page = await plain.newPage();
+    await page.goto(baseUrl);
+    const alert = page.getByRole('alert');
+    await alert.waitFor({ timeout: 30_000 });
+    const text = await alert.innerText();
+    assert.match(text, /does not offer WebGPU/);
+    assert.match(text, /Chrome/);
+    assert.ok(await page.getByRole('button', { name: /Load SmolLM2/ }).isDisabled());
+  } finally {
+    await plain.close();
+  }
 });
