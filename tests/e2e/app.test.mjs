@@ -264,7 +264,12 @@ test('Stop ends a reply early and the conversation goes on', async () => {
   assert.match(await reply.locator('.turn-stats').innerText(), /stopped/);
   await page.locator('.app[data-status=ready]').waitFor({ timeout: 10_000 });
 
-  await box.fill('And?');
+  // Shift+Enter adds a line instead of sending.
+  await box.fill('And');
+  await box.press('Shift+Enter');
+  await box.type('?');
+  assert.equal(await box.inputValue(), 'And\n?');
+  assert.equal(await page.locator('.msg.user').count(), 1);
   await box.press('Enter');
   await page.locator('.msg.assistant .turn-stats').nth(1).waitFor({ timeout: 60_000 });
   assert.equal(await page.locator('.msg.user').count(), 2);
@@ -292,4 +297,21 @@ test('without WebGPU the page says which browsers and flags to use', async () =>
   } finally {
     await plain.close();
   }
+});
+
+test('a model file dropped on the page loads', async () => {
+  const { page, errors } = await openApp();
+  const bytes = readFileSync(tinyPath).toString('base64');
+  await page.evaluate((b64) => {
+    const data = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([data], 'dropped.gguf'));
+    const zone = document.querySelector('.dropzone');
+    zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    zone.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+  }, bytes);
+  await page.locator('.app[data-status=ready]').waitFor({ timeout: 60_000 });
+  assert.match(await page.locator('[data-testid=model-info]').innerText(), /qwen2/);
+  assert.deepEqual(errors, []);
+  await page.close();
 });
