@@ -270,11 +270,11 @@ fn precisions(correct: &[u64], total: &[u64], config: &BleuConfig) -> (Vec<f64>,
     let mut eff_order = max_order;
     for n in 1..=max_order {
         let (mut c, mut t) = (correct[n - 1] as f64, total[n - 1] as f64);
-        if let Smoothing::AddK(k) = config.smoothing {
-            if n > 1 {
-                c += k;
-                t += k;
-            }
+        if let Smoothing::AddK(k) = config.smoothing
+            && n > 1
+        {
+            c += k;
+            t += k;
         }
         if t == 0.0 {
             break;
