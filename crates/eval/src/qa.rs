@@ -7,6 +7,10 @@
 //! punctuation, per-language article lists, and character-level tokens for Chinese. x-LLM
 //! scores generative models, whose answers are sentences rather than spans, by whether the
 //! gold answer occurs inside the prediction.
+//!
+//! The Python scripts lowercase with `str.lower()` and find articles with `re`'s Unicode `\b`;
+//! Rust's `to_lowercase()` and `regex`'s `\b` agree with them except at combining marks
+//! (Python's `\w` excludes them), which none of the article lists involve in NFC text.
 
 use std::collections::HashMap;
 use std::str::FromStr;
