@@ -16,8 +16,8 @@ echo "[test] cargo fmt --check"
 cargo fmt --all -- --check
 echo "[test] cargo clippy"
 cargo clippy -q --workspace --all-targets -- -D warnings
-echo "[test] wasm32 build of xlingo-formats, xlingo-model and xlingo-gpu; lints of the web app"
-cargo check -q -p xlingo-formats -p xlingo-model -p xlingo-gpu --target wasm32-unknown-unknown
+echo "[test] wasm32 build of xlingo-formats, xlingo-model, xlingo-gpu and xlingo-eval; lints of the web app"
+cargo check -q -p xlingo-formats -p xlingo-model -p xlingo-gpu -p xlingo-eval --target wasm32-unknown-unknown
 cargo clippy -q -p xlingo-web --target wasm32-unknown-unknown -- -D warnings
 echo "[test] cargo test"
 cargo test --workspace

@@ -1,0 +1,30 @@
+//! Evaluation metrics for xlingo, pure Rust so that the CLI and the web app (wasm32) score
+//! outputs with the same code:
+//!
+//! - translation: BLEU ([`bleu`]) and chrF / chrF++ ([`chrf`]), identical to sacreBLEU 2.5.1
+//!   (tokenisers, smoothing, signatures), checked against scores recorded from sacreBLEU itself;
+//! - question answering ([`qa`]): SQuAD v1.1 and MLQA exact match and F1, and x-LLM's
+//!   inclusion accuracy, with a reader for SQuAD-format JSON (XQuAD, MLQA);
+//! - off-target rate ([`langid`]): how often an output is not in the language asked for.
+//!
+//! spBLEU (sacreBLEU's `flores101` / `flores200` tokenisers) is not here: it needs the FLORES
+//! SentencePiece models, which this project cannot download, and a SentencePiece
+//! implementation that could not be tested against them.
+
+pub mod bleu;
+pub mod chrf;
+mod corpus;
+pub mod error;
+pub mod langid;
+mod pystr;
+pub mod qa;
+pub mod signature;
+pub mod squad;
+pub mod tokenize;
+
+pub use bleu::{BleuConfig, BleuScore, Smoothing, corpus_bleu, sentence_bleu};
+pub use chrf::{ChrfConfig, ChrfScore, corpus_chrf, sentence_chrf};
+pub use corpus::transpose_streams;
+pub use error::{LangIdError, MetricError, ReadError};
+pub use signature::{SACREBLEU_VERSION, Signature};
+pub use tokenize::Tokenizer;
