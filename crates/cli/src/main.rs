@@ -2,6 +2,7 @@
 
 mod assets;
 mod bench;
+mod eval;
 mod generate;
 mod inspect;
 mod session;
@@ -40,6 +41,11 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Measure prefill and decode speed, time to first token and memory (see benches/).
     Bench(bench::BenchArgs),
+    /// Evaluate a model: translation (BLEU, chrF, chrF++) or question answering (EM, F1,
+    /// inclusion), with the off-target rate; predictions and a summary are written, and a
+    /// re-run resumes.
+    #[command(subcommand)]
+    Eval(eval::EvalCommand),
     /// Write a tiny random model (GGUF with a byte-level tokenizer and a chat template), to try
     /// the tools end to end in seconds.
     Tiny(tiny::TinyArgs),
@@ -61,6 +67,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => generate::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Tiny(args) => tiny::run(args),
+        Command::Eval(command) => eval::run(command),
         Command::Inspect { path, all_tensors } => inspect::run(&path, all_tensors),
     };
     match result {

@@ -277,3 +277,101 @@ fn both_engines_generate_the_same_greedy_text_and_bench_reports_json() {
     }
     assert!(report["gpu_buffer_bytes"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn eval_translation_scores_writes_predictions_and_resumes() {
+    let dir = scratch().join("eval");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("tiny.gguf");
+    let made = xlingo(&["tiny", "--out", path_str(&model), "--arch", "qwen2"]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let source = dir.join("src.en");
+    let reference = dir.join("ref.es");
+    std::fs::write(
+        &source,
+        "The cat sleeps.\nI like green apples.\nWhere is it?\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &reference,
+        "El gato duerme.\nMe gustan las manzanas verdes.\n¿Dónde está?\n",
+    )
+    .unwrap();
+    let out_dir = dir.join("out");
+    let eval = |limit: &str| {
+        xlingo(&[
+            "eval",
+            "translation",
+            "--model",
+            path_str(&model),
+            "--source",
+            path_str(&source),
+            "--reference",
+            path_str(&reference),
+            "--target-lang",
+            "es",
+            "--out",
+            path_str(&out_dir),
+            "--max-tokens",
+            "6",
+            "--engine",
+            "reference",
+            "--limit",
+            limit,
+        ])
+    };
+    let first = eval("2");
+    assert!(first.status.success(), "{}", stderr(&first));
+    let predictions = out_dir.join("predictions.jsonl");
+    let lines = |p: &Path| std::fs::read_to_string(p).unwrap().lines().count();
+    assert_eq!(lines(&predictions), 2);
+
+    // The summary's scores are sacreBLEU's on the predictions it wrote.
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
+            .unwrap();
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&predictions)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let hyps: Vec<&str> = records
+        .iter()
+        .map(|r| r["prediction"].as_str().unwrap())
+        .collect();
+    let refs = vec![
+        vec!["El gato duerme."],
+        vec!["Me gustan las manzanas verdes."],
+    ];
+    let bleu = xlingo_eval::corpus_bleu(&hyps, &refs, &xlingo_eval::BleuConfig::default()).unwrap();
+    assert_eq!(summary["items"], 2);
+    assert!((summary["bleu"]["score"].as_f64().unwrap() - bleu.score).abs() < 1e-9);
+    assert_eq!(
+        summary["bleu"]["signature"],
+        "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.5.1"
+    );
+    assert_eq!(
+        summary["instruction"],
+        "Translate the following sentences from English to Spanish."
+    );
+    let rate = summary["off_target"]["rate"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&rate));
+
+    // Interrupted mid-write: a cut-off last line is dropped and that item generated again;
+    // the finished one is reused.
+    let text = std::fs::read_to_string(&predictions).unwrap();
+    let cut = text.len() - 10;
+    std::fs::write(&predictions, &text[..cut]).unwrap();
+    let resumed = eval("3");
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let err = stderr(&resumed);
+    assert!(err.contains("resuming: 1 of 3"), "{err}");
+    assert!(err.contains("generated 2 answers"), "{err}");
+    assert_eq!(lines(&predictions), 3);
+
+    // Misaligned files are refused, naming both.
+    std::fs::write(&reference, "Uno.\n").unwrap();
+    let bad = eval("3");
+    assert_clean_failure(&bad, &["src.en", "ref.es", "aligned"]);
+}

@@ -1,0 +1,467 @@
+//! `xlingo eval translation|qa`: generate with the model, score with xlingo-eval, write every
+//! prediction (JSONL, one line per item as it is produced) and a summary (JSON). A re-run with
+//! the same output directory skips the items already predicted, so an interrupted evaluation
+//! resumes where it stopped.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
+use xlingo_eval::langid::{self, OffTargetReport};
+use xlingo_eval::qa::{MlqaLang, Normalization, QaConfig};
+use xlingo_eval::squad::read_squad;
+use xlingo_eval::{BleuConfig, ChrfConfig, Tokenizer, corpus_bleu, corpus_chrf};
+use xlingo_formats::chat::ChatMessage;
+use xlingo_model::{GenerateOptions, SamplingParams};
+
+use crate::assets::{DEFAULT_MODEL, write_atomically};
+use crate::session::{DeviceChoice, EngineChoice, EngineSpec, Session, resolve_model};
+
+#[derive(Subcommand, Debug)]
+pub enum EvalCommand {
+    /// Translate a test set (Flores-style: one sentence per line, files aligned by line) and
+    /// score it: BLEU, chrF, chrF++ (sacreBLEU-identical) and the off-target rate.
+    Translation(TranslationArgs),
+    /// Answer SQuAD-format questions (XQuAD, MLQA) and score them: exact match, F1,
+    /// inclusion accuracy and the off-target rate.
+    Qa(QaArgs),
+}
+
+/// What every evaluation shares: the model, how to prompt it, and where results go.
+#[derive(Args, Debug)]
+pub struct Common {
+    /// A GGUF file, a Hugging Face checkpoint directory, or a known asset name.
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    model: String,
+    /// Directory for predictions.jsonl and summary.json (created; reused to resume).
+    #[arg(long)]
+    out: PathBuf,
+    /// Evaluate only the first N items.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Longest answer, in tokens.
+    #[arg(long, default_value_t = 256)]
+    max_tokens: usize,
+    /// How prompts are written: the model's chat template, or x-LLM's Alpaca layout.
+    #[arg(long, value_enum, default_value = "chat")]
+    prompt: PromptStyle,
+    #[arg(long, value_enum, default_value = "auto")]
+    engine: EngineChoice,
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceChoice,
+    /// KV-cache positions of the WGSL engine.
+    #[arg(long)]
+    context: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PromptStyle {
+    /// The instruction and input as one user message in the model's chat template.
+    Chat,
+    /// "Below is an instruction that describes a task…" (x-LLM, Alpaca).
+    Alpaca,
+}
+
+#[derive(Args, Debug)]
+pub struct TranslationArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Source sentences, one per line.
+    #[arg(long)]
+    source: PathBuf,
+    /// Reference translations, one per line, aligned with --source.
+    #[arg(long)]
+    reference: PathBuf,
+    /// ISO 639-1 code of the source language.
+    #[arg(long, default_value = "en")]
+    source_lang: String,
+    /// ISO 639-1 code of the target language.
+    #[arg(long)]
+    target_lang: String,
+    /// BLEU tokeniser (default: zh for Chinese, char for Japanese and Thai, else 13a).
+    #[arg(long)]
+    tokenize: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct QaArgs {
+    #[command(flatten)]
+    common: Common,
+    /// A SQuAD v1.1-format JSON file (XQuAD, MLQA).
+    #[arg(long)]
+    data: PathBuf,
+    /// ISO 639-1 code of the questions' language (answers are expected in it).
+    #[arg(long)]
+    lang: String,
+}
+
+pub fn run(command: EvalCommand) -> Result<()> {
+    match command {
+        EvalCommand::Translation(args) => translation(args),
+        EvalCommand::Qa(args) => qa(args),
+    }
+}
+
+/// x-LLM's evaluation instruction: translation template 0.
+fn translation_instruction(source: &str, target: &str) -> String {
+    format!("Translate the following sentences from {source} to {target}.")
+}
+
+/// x-LLM's QA instruction and input layout.
+const QA_INSTRUCTION: &str = "Answer the final question with following context";
+
+fn language_name(code: &str) -> Result<&'static str> {
+    langid::english_name(code)
+        .with_context(|| format!("unknown language code `{code}` (ISO 639-1, e.g. en, es, zh, ar)"))
+}
+
+fn translation(args: TranslationArgs) -> Result<()> {
+    let sources = read_lines(&args.source)?;
+    let references = read_lines(&args.reference)?;
+    if sources.len() != references.len() {
+        bail!(
+            "{} has {} lines but {} has {}: the files must be aligned line by line",
+            args.source.display(),
+            sources.len(),
+            args.reference.display(),
+            references.len()
+        );
+    }
+    let tokenizer = match &args.tokenize {
+        Some(name) => name
+            .parse::<Tokenizer>()
+            .map_err(|e| anyhow::anyhow!("--tokenize: {e}"))?,
+        None => default_bleu_tokenizer(&args.target_lang),
+    };
+    let instruction = translation_instruction(
+        language_name(&args.source_lang)?,
+        language_name(&args.target_lang)?,
+    );
+    let n = args
+        .common
+        .limit
+        .unwrap_or(sources.len())
+        .min(sources.len());
+    let items: Vec<Item> = (0..n)
+        .map(|i| Item {
+            id: i.to_string(),
+            instruction: instruction.clone(),
+            input: sources[i].clone(),
+        })
+        .collect();
+    let predictions = predict(&args.common, &items)?;
+
+    let hyps: Vec<&str> = items
+        .iter()
+        .map(|it| predictions[&it.id].as_str())
+        .collect();
+    let refs: Vec<Vec<&str>> = references[..n].iter().map(|r| vec![r.as_str()]).collect();
+    let bleu = corpus_bleu(
+        &hyps,
+        &refs,
+        &BleuConfig {
+            tokenizer,
+            ..BleuConfig::default()
+        },
+    )?;
+    let chrf = corpus_chrf(&hyps, &refs, &ChrfConfig::default())?;
+    let chrf_pp = corpus_chrf(&hyps, &refs, &ChrfConfig::chrf_plus_plus())?;
+    let off = langid::off_target_rate(&hyps, &args.target_lang)?;
+    println!("{}", bleu.format(2, true));
+    println!("{}", chrf.format(2, true));
+    println!("{}", chrf_pp.format(2, true));
+    println!("off-target rate {:.1}%", off.rate * 100.0);
+    let summary = json!({
+        "task": "translation",
+        "model": args.common.model,
+        "source": args.source.display().to_string(),
+        "reference": args.reference.display().to_string(),
+        "source_lang": args.source_lang,
+        "target_lang": args.target_lang,
+        "items": n,
+        "instruction": instruction,
+        "prompt": format!("{:?}", args.common.prompt).to_lowercase(),
+        "decoding": {"greedy": true, "max_tokens": args.common.max_tokens},
+        "bleu": {"score": bleu.score, "signature": bleu.signature.long(), "bp": bleu.bp,
+                 "precisions": bleu.precisions, "sys_len": bleu.sys_len, "ref_len": bleu.ref_len},
+        "chrf": {"score": chrf.score, "signature": chrf.signature.long()},
+        "chrf++": {"score": chrf_pp.score, "signature": chrf_pp.signature.long()},
+        "off_target": off_target_json(&off),
+    });
+    write_summary(&args.common.out, &summary)
+}
+
+fn qa(args: QaArgs) -> Result<()> {
+    let examples = read_squad(&args.data)?;
+    let n = args
+        .common
+        .limit
+        .unwrap_or(examples.len())
+        .min(examples.len());
+    let examples = &examples[..n];
+    let items: Vec<Item> = examples
+        .iter()
+        .map(|e| Item {
+            id: e.id.clone(),
+            instruction: QA_INSTRUCTION.to_string(),
+            input: format!("Context: {}\nQuestion: {}\nAnswer: ", e.context, e.question),
+        })
+        .collect();
+    let predictions = predict(&args.common, &items)?;
+    let answer = match args.lang.parse::<MlqaLang>() {
+        Ok(lang) => Normalization::Mlqa(lang),
+        Err(_) => Normalization::Squad,
+    };
+    let config = QaConfig {
+        answer,
+        ..QaConfig::default()
+    };
+    let scores = xlingo_eval::qa::evaluate(examples, &predictions, config);
+    let outputs: Vec<&str> = items
+        .iter()
+        .map(|it| predictions[&it.id].as_str())
+        .collect();
+    let off = langid::off_target_rate(&outputs, &args.lang)?;
+    println!(
+        "exact match {:.2}  F1 {:.2}  inclusion {:.2}  off-target {:.1}%  ({} questions)",
+        scores.exact_match,
+        scores.f1,
+        scores.inclusion,
+        off.rate * 100.0,
+        scores.total
+    );
+    let summary = json!({
+        "task": "qa",
+        "model": args.common.model,
+        "data": args.data.display().to_string(),
+        "lang": args.lang,
+        "items": n,
+        "normalization": format!("{answer:?}"),
+        "prompt": format!("{:?}", args.common.prompt).to_lowercase(),
+        "decoding": {"greedy": true, "max_tokens": args.common.max_tokens},
+        "exact_match": scores.exact_match,
+        "f1": scores.f1,
+        "inclusion": scores.inclusion,
+        "off_target": off_target_json(&off),
+    });
+    write_summary(&args.common.out, &summary)
+}
+
+/// sacreBLEU's own choice per target language, as far as our tokenisers go (it uses ja-mecab
+/// for Japanese, which needs MeCab; character level is the usual stand-in).
+fn default_bleu_tokenizer(lang: &str) -> Tokenizer {
+    match lang {
+        "zh" => Tokenizer::Zh,
+        "ja" | "th" => Tokenizer::Char,
+        _ => Tokenizer::Mteval13a,
+    }
+}
+
+fn off_target_json(report: &OffTargetReport) -> Value {
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for item in &report.items {
+        if let Some(reason) = &item.off_target {
+            *reasons.entry(reason.to_string()).or_default() += 1;
+        }
+    }
+    json!({"rate": report.rate, "reasons": reasons})
+}
+
+/// One prompt to answer.
+struct Item {
+    id: String,
+    instruction: String,
+    input: String,
+}
+
+/// Answers for every item (id → text): those already in `out/predictions.jsonl` are reused,
+/// the rest are generated greedily and appended one line at a time.
+fn predict(common: &Common, items: &[Item]) -> Result<HashMap<String, String>> {
+    std::fs::create_dir_all(&common.out)
+        .with_context(|| format!("creating {}", common.out.display()))?;
+    let path = common.out.join("predictions.jsonl");
+    // Reuse a prediction only for the same item: same id and same input.
+    let inputs: HashMap<&str, &str> = items
+        .iter()
+        .map(|i| (i.id.as_str(), i.input.as_str()))
+        .collect();
+    let mut done: HashMap<String, String> = read_predictions(&path)?
+        .into_iter()
+        .filter(|(id, (input, _))| inputs.get(id.as_str()) == Some(&input.as_str()))
+        .map(|(id, (_, prediction))| (id, prediction))
+        .collect();
+    let todo: Vec<&Item> = items.iter().filter(|i| !done.contains_key(&i.id)).collect();
+    if !done.is_empty() {
+        eprintln!(
+            "[xlingo] resuming: {} of {} items already in {}",
+            done.len(),
+            items.len(),
+            path.display()
+        );
+    }
+    if todo.is_empty() {
+        return Ok(done);
+    }
+
+    let model_path = resolve_model(&common.model)?;
+    let spec = EngineSpec {
+        engine: common.engine,
+        device: common.device,
+        context: common.context,
+    };
+    let mut session = Session::load(&model_path, &spec)
+        .with_context(|| format!("loading {}", model_path.display()))?;
+    eprintln!("[xlingo] evaluating with {}", session.engine.describe());
+    let options = GenerateOptions {
+        max_tokens: common.max_tokens,
+        stop_ids: session.stop_ids.clone(),
+        sampling: SamplingParams::greedy(),
+    };
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let bar = ProgressBar::new(items.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} items, {per_sec}, ETA {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message("generating");
+    bar.set_position(done.len() as u64);
+    let started = Instant::now();
+    let generating = todo.len();
+    for item in todo {
+        let ids = prompt_ids(&session, common.prompt, item)?;
+        let (tokens, _) = session.engine.generate(&ids, &options, |_| true)?;
+        let text = session
+            .tokenizer
+            .decode(&tokens, true)
+            .map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?;
+        let prediction = clean_prediction(&text);
+        let line = json!({
+            "id": item.id,
+            "input": item.input,
+            "prediction": prediction,
+            "raw": text,
+            "prompt_tokens": ids.len(),
+            "generated_tokens": tokens.len(),
+        });
+        writeln!(file, "{line}")?;
+        file.flush()?;
+        done.insert(item.id.clone(), prediction);
+        bar.inc(1);
+    }
+    file.sync_all()?;
+    bar.finish_and_clear();
+    eprintln!(
+        "[xlingo] generated {generating} answers in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(done)
+}
+
+/// The prompt's token ids in the chosen style.
+fn prompt_ids(session: &Session, style: PromptStyle, item: &Item) -> Result<Vec<u32>> {
+    let (text, add_special) = match style {
+        PromptStyle::Chat => {
+            let template = session
+                .template
+                .as_ref()
+                .context("the model has no chat template; use --prompt alpaca")?;
+            let content = format!("{}\n\n{}", item.instruction, item.input);
+            (template.render(&[ChatMessage::user(content)], true)?, false)
+        }
+        PromptStyle::Alpaca => (alpaca(&item.instruction, &item.input), true),
+    };
+    let encoding = session
+        .tokenizer
+        .encode(text.as_str(), add_special)
+        .map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?;
+    Ok(encoding.get_ids().to_vec())
+}
+
+/// x-LLM's Alpaca prompt (METHODS.md).
+fn alpaca(instruction: &str, input: &str) -> String {
+    if input.is_empty() {
+        format!(
+            "Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n### Instruction:\n{instruction}\n\n### Response:"
+        )
+    } else {
+        format!(
+            "Below is an instruction that describes a task, paired with an input that provides further context. Write a response that appropriately completes the request.\n\n### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:"
+        )
+    }
+}
+
+/// The scored answer: the generated text without surrounding whitespace. Nothing else is cut
+/// (x-LLM scores the whole output); `raw` in predictions.jsonl keeps it untouched.
+fn clean_prediction(text: &str) -> String {
+    text.trim().to_string()
+}
+
+/// Predictions of an earlier run: id → (input, prediction). A last line cut off by a crash is ignored (and
+/// that item generated again); any other unreadable line is an error naming it.
+fn read_predictions(path: &Path) -> Result<HashMap<String, (String, String)>> {
+    let mut out = HashMap::new();
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
+    };
+    let lines: Vec<String> = BufReader::new(file)
+        .lines()
+        .collect::<std::io::Result<_>>()
+        .with_context(|| format!("reading {}", path.display()))?;
+    let mut good_bytes = 0usize;
+    for (i, line) in lines.iter().enumerate() {
+        let record = serde_json::from_str::<Value>(line).ok();
+        let field = |name: &str| Some(record.as_ref()?[name].as_str()?.to_string());
+        match (field("id"), field("input"), field("prediction")) {
+            (Some(id), Some(input), Some(prediction)) => {
+                out.insert(id, (input, prediction));
+                good_bytes += line.len() + 1;
+            }
+            _ if i + 1 == lines.len() => {
+                eprintln!(
+                    "[xlingo] {}: dropping an incomplete last line (an interrupted run)",
+                    path.display()
+                );
+                // Cut it off so that appended lines start on a line of their own.
+                let f = OpenOptions::new().write(true).open(path)?;
+                f.set_len(good_bytes as u64)?;
+            }
+            _ => bail!(
+                "{}: line {} is not a prediction record (JSON with \"id\", \"input\" and \"prediction\")",
+                path.display(),
+                i + 1
+            ),
+        }
+    }
+    Ok(out)
+}
+
+fn read_lines(path: &Path) -> Result<Vec<String>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(text
+        .trim_start_matches('\u{feff}')
+        .lines()
+        .map(|l| l.trim_end_matches('\r').to_string())
+        .collect())
+}
+
+fn write_summary(out: &Path, summary: &Value) -> Result<()> {
+    let path = out.join("summary.json");
+    write_atomically(&path, serde_json::to_string_pretty(summary)?.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("[xlingo] wrote {}", path.display());
+    Ok(())
+}
