@@ -1,0 +1,15 @@
+//! Trainers for xlingo, generic over burn's autodiff devices (CPU `flex`, or any wgpu GPU):
+//! supervised fine-tuning of the LLaMA model (crates/model), all weights or LoRA adapters,
+//! with AdamW, a cosine schedule with warm-up, gradient accumulation and clipping,
+//! validation loss, and a guard that stops at the first non-finite loss.
+
+pub mod batch;
+pub mod error;
+pub mod loss;
+pub mod schedule;
+pub mod sft;
+
+pub use batch::{Batch, Example};
+pub use error::{Result, TrainError};
+pub use schedule::CosineSchedule;
+pub use sft::{LoraSettings, Method, SftConfig, StepReport, Trainer};

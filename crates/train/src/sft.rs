@@ -1,0 +1,274 @@
+//! Supervised fine-tuning: all weights, or LoRA adapters on chosen projections (burn's
+//! `apply_lora`: the base weights frozen, `W + (alpha / r) · A·B` with B = 0 at the start, so
+//! training starts from exactly the loaded model).
+
+use burn::module::{Lora, Module, ParamGroup};
+use burn::optim::{
+    AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer,
+    grad_clipping::GradientClippingConfig,
+};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use xlingo_model::llama::Llama;
+
+use crate::batch::{Batch, Example};
+use crate::error::{Result, TrainError};
+use crate::loss::causal_lm_loss;
+use crate::schedule::CosineSchedule;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Every weight is trained.
+    Full,
+    /// Only low-rank adapters on the target projections are trained.
+    Lora,
+}
+
+/// The projections LoRA can adapt, by the names PEFT users know.
+pub const LORA_TARGETS: [&str; 7] = ["q", "k", "v", "o", "gate", "up", "down"];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoraSettings {
+    pub rank: usize,
+    pub alpha: f64,
+    /// Any of [`LORA_TARGETS`].
+    pub targets: Vec<String>,
+}
+
+impl Default for LoraSettings {
+    /// Rank 8, alpha 16 on the attention query and value projections (PEFT's usual start).
+    fn default() -> Self {
+        LoraSettings {
+            rank: 8,
+            alpha: 16.0,
+            targets: vec!["q".into(), "v".into()],
+        }
+    }
+}
+
+impl LoraSettings {
+    /// The regular expression over burn parameter paths (`layers.3.attn.q.weight`).
+    fn param_regex(&self) -> Result<String> {
+        let mut parts = Vec::new();
+        for t in &self.targets {
+            let path = match t.as_str() {
+                "q" | "k" | "v" | "o" => format!("attn\\.{t}"),
+                "gate" | "up" | "down" => format!("ffn\\.{t}"),
+                other => {
+                    return Err(TrainError::Config(format!(
+                        "unknown LoRA target `{other}` (choose from {})",
+                        LORA_TARGETS.join(", ")
+                    )));
+                }
+            };
+            parts.push(path);
+        }
+        if parts.is_empty() || self.rank == 0 {
+            return Err(TrainError::Config(
+                "LoRA needs a rank ≥ 1 and at least one target".into(),
+            ));
+        }
+        Ok(format!(r"^layers\.\d+\.({})\.weight$", parts.join("|")))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SftConfig {
+    pub method: Method,
+    pub lora: LoraSettings,
+    pub schedule: CosineSchedule,
+    /// Examples per micro-batch.
+    pub batch_size: usize,
+    /// Micro-batches per optimizer step.
+    pub grad_accum: usize,
+    /// Clip the gradient's global L2 norm to this (None: no clipping).
+    pub max_grad_norm: Option<f32>,
+    pub weight_decay: f32,
+}
+
+impl Default for SftConfig {
+    fn default() -> Self {
+        SftConfig {
+            method: Method::Lora,
+            lora: LoraSettings::default(),
+            schedule: CosineSchedule {
+                peak_lr: 2e-4,
+                min_lr: 0.0,
+                warmup_steps: 10,
+                total_steps: 300,
+            },
+            batch_size: 4,
+            grad_accum: 4,
+            max_grad_norm: Some(1.0),
+            weight_decay: 0.0,
+        }
+    }
+}
+
+/// What one optimizer step did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepReport {
+    /// 1-based number of the step just taken.
+    pub step: usize,
+    /// Mean loss per target token over the step's micro-batches.
+    pub loss: f32,
+    pub lr: f64,
+    /// Target tokens that counted in the loss.
+    pub tokens: usize,
+}
+
+/// A model being fine-tuned, its optimizer and the step count.
+pub struct Trainer {
+    model: Llama,
+    optim: ModuleOptimizer,
+    config: SftConfig,
+    step: usize,
+    device: Device,
+}
+
+impl Trainer {
+    /// `model` must live on an autodiff device (e.g. `Device::flex().autodiff()`).
+    pub fn new(model: Llama, config: SftConfig, device: Device) -> Result<Trainer> {
+        if config.batch_size == 0 || config.grad_accum == 0 {
+            return Err(TrainError::Config(
+                "batch size and gradient accumulation must be ≥ 1".into(),
+            ));
+        }
+        let model = match config.method {
+            Method::Full => model,
+            Method::Lora => {
+                let group = ParamGroup::from_regex(config.lora.param_regex()?)
+                    .map_err(|e| TrainError::Config(format!("LoRA targets: {e:?}")))?;
+                model.apply_lora(
+                    Lora::new(config.lora.rank, config.lora.alpha).set_param_group(group),
+                )
+            }
+        };
+        let mut adamw = AdamWConfig::new().with_weight_decay(config.weight_decay);
+        if let Some(norm) = config.max_grad_norm {
+            adamw = adamw.with_grad_clipping(Some(GradientClippingConfig::Norm(norm)));
+        }
+        Ok(Trainer {
+            model,
+            optim: adamw.init(),
+            config,
+            step: 0,
+            device,
+        })
+    }
+
+    pub fn model(&self) -> &Llama {
+        &self.model
+    }
+
+    pub fn config(&self) -> &SftConfig {
+        &self.config
+    }
+
+    /// Optimizer steps taken so far.
+    pub fn steps_done(&self) -> usize {
+        self.step
+    }
+
+    /// Trainable parameters: every weight, or r·(in + out) per adapted matrix with LoRA.
+    pub fn trainable_params(&self) -> usize {
+        if self.config.method == Method::Full {
+            return self.model.num_params();
+        }
+        let r = self.config.lora.rank;
+        let adapted = |l: &burn::nn::Linear| {
+            let dims = l.weight.lazy_shape().dims::<2>();
+            r * (dims[0] + dims[1])
+        };
+        self.model
+            .layers
+            .iter()
+            .map(|layer| {
+                self.config
+                    .lora
+                    .targets
+                    .iter()
+                    .map(|t| match t.as_str() {
+                        "q" => adapted(&layer.attn.q),
+                        "k" => adapted(&layer.attn.k),
+                        "v" => adapted(&layer.attn.v),
+                        "o" => adapted(&layer.attn.o),
+                        "gate" => adapted(&layer.ffn.gate),
+                        "up" => adapted(&layer.ffn.up),
+                        _ => adapted(&layer.ffn.down),
+                    })
+                    .sum::<usize>()
+            })
+            .sum()
+    }
+
+    /// One optimizer step over `micro_batches` (gradient accumulation). Each micro-batch's loss
+    /// is weighted by its share of the step's target tokens, so the step follows the mean loss
+    /// per token whatever the split. A non-finite loss stops before any update.
+    pub fn step(&mut self, micro_batches: &[Vec<&Example>]) -> Result<StepReport> {
+        let tokens: usize = micro_batches.iter().flatten().map(|e| e.targets()).sum();
+        if tokens == 0 {
+            return Err(TrainError::Config(
+                "a step without target tokens (every example's loss mask is empty)".into(),
+            ));
+        }
+        let lr = self.config.schedule.lr(self.step);
+        let mut accumulator = GradientsAccumulator::new();
+        let mut loss_sum = 0.0f64;
+        for micro in micro_batches.iter().filter(|m| !m.is_empty()) {
+            let batch = Batch::new(micro, &self.device);
+            let share = batch.n_targets as f32 / tokens as f32;
+            let loss = causal_lm_loss(&self.model, &batch).mul_scalar(share);
+            let value = scalar(&loss);
+            if !value.is_finite() {
+                return Err(TrainError::NonFinite {
+                    step: self.step + 1,
+                    value: value / share,
+                    lr,
+                });
+            }
+            loss_sum += value as f64;
+            let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+            accumulator.accumulate(&self.model, grads);
+        }
+        let model = self.model.clone();
+        self.model = self.optim.step(lr, model, accumulator.grads());
+        self.step += 1;
+        Ok(StepReport {
+            step: self.step,
+            loss: loss_sum as f32,
+            lr,
+            tokens,
+        })
+    }
+
+    /// Mean loss per target token over `examples`, without gradients.
+    pub fn eval_loss(&self, examples: &[Example]) -> f32 {
+        let model = self.model.valid();
+        let (mut total, mut tokens) = (0.0f64, 0usize);
+        for chunk in examples.chunks(self.config.batch_size) {
+            let refs: Vec<&Example> = chunk.iter().collect();
+            let batch = Batch::new(&refs, &model_device(&model));
+            if batch.n_targets == 0 {
+                continue;
+            }
+            total += scalar(&causal_lm_loss(&model, &batch)) as f64 * batch.n_targets as f64;
+            tokens += batch.n_targets;
+        }
+        (total / tokens.max(1) as f64) as f32
+    }
+}
+
+fn model_device(model: &Llama) -> Device {
+    model.embed.weight.val().device()
+}
+
+fn scalar(t: &burn::tensor::Tensor<1>) -> f32 {
+    t.clone()
+        .into_data()
+        .try_to_vec::<f32>()
+        .ok()
+        .and_then(|v| v.first().copied())
+        .unwrap_or(f32::NAN)
+}
