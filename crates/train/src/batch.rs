@@ -72,6 +72,42 @@ impl Batch {
     }
 }
 
+/// Which examples make up optimizer step `step`: `grad_accum` micro-batches of `batch_size`
+/// indices, walking through a seeded shuffle of the data that is redrawn every epoch. A pure
+/// function of its arguments, so a resumed run sees exactly the batches an uninterrupted
+/// one would have.
+pub fn step_batches(
+    n_examples: usize,
+    batch_size: usize,
+    grad_accum: usize,
+    step: usize,
+    seed: u64,
+) -> Vec<Vec<usize>> {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    if n_examples == 0 {
+        return Vec::new();
+    }
+    let per_step = batch_size * grad_accum;
+    let start = step * per_step;
+    let mut order_epoch = usize::MAX;
+    let mut order: Vec<usize> = Vec::new();
+    let mut flat = Vec::with_capacity(per_step);
+    for i in start..start + per_step {
+        let epoch = i / n_examples;
+        if epoch != order_epoch {
+            order = (0..n_examples).collect();
+            let mut rng = rand::rngs::StdRng::seed_from_u64(
+                seed ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            );
+            order.shuffle(&mut rng);
+            order_epoch = epoch;
+        }
+        flat.push(order[i % n_examples]);
+    }
+    flat.chunks(batch_size).map(<[usize]>::to_vec).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +119,20 @@ mod tests {
         // Position 2 predicts 20, position 3 predicts 21; nothing predicts past the end.
         assert_eq!(e.loss_on_next, vec![false, false, true, true, false]);
         assert_eq!(e.targets(), 2);
+    }
+
+    #[test]
+    fn every_epoch_visits_every_example_once() {
+        let mut seen = vec![0; 10];
+        for step in 0..5 {
+            let batches = step_batches(10, 2, 1, step, 7);
+            assert_eq!(batches.len(), 1);
+            for &i in &batches[0] {
+                seen[i] += 1;
+            }
+        }
+        assert_eq!(seen, vec![1; 10]);
+        assert_eq!(step_batches(10, 2, 3, 4, 7), step_batches(10, 2, 3, 4, 7));
+        assert_ne!(step_batches(10, 5, 1, 0, 7), step_batches(10, 5, 1, 2, 7));
     }
 }

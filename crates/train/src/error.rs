@@ -10,6 +10,8 @@ pub enum TrainError {
     Config(String),
     #[error(transparent)]
     Model(#[from] xlingo_model::ModelError),
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint { path: String, reason: String },
 }
 
 pub type Result<T> = std::result::Result<T, TrainError>;

@@ -4,12 +4,13 @@
 //! validation loss, and a guard that stops at the first non-finite loss.
 
 pub mod batch;
+pub mod checkpoint;
 pub mod error;
 pub mod loss;
 pub mod schedule;
 pub mod sft;
 
-pub use batch::{Batch, Example};
+pub use batch::{Batch, Example, step_batches};
 pub use error::{Result, TrainError};
 pub use schedule::CosineSchedule;
 pub use sft::{LoraSettings, Method, SftConfig, StepReport, Trainer};

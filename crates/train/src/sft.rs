@@ -85,6 +85,9 @@ pub struct SftConfig {
     /// Clip the gradient's global L2 norm to this (None: no clipping).
     pub max_grad_norm: Option<f32>,
     pub weight_decay: f32,
+    /// Seeds the device's random generator before the LoRA factors are drawn, so a run (and
+    /// its resumption) is reproducible.
+    pub seed: u64,
 }
 
 impl Default for SftConfig {
@@ -102,6 +105,7 @@ impl Default for SftConfig {
             grad_accum: 4,
             max_grad_norm: Some(1.0),
             weight_decay: 0.0,
+            seed: 0,
         }
     }
 }
@@ -135,6 +139,7 @@ impl Trainer {
                 "batch size and gradient accumulation must be ≥ 1".into(),
             ));
         }
+        device.seed(config.seed);
         let model = match config.method {
             Method::Full => model,
             Method::Lora => {
@@ -164,6 +169,23 @@ impl Trainer {
 
     pub fn config(&self) -> &SftConfig {
         &self.config
+    }
+
+    pub fn optimizer(&self) -> &ModuleOptimizer {
+        &self.optim
+    }
+
+    /// Replace the model and optimizer state with a checkpoint's (see `checkpoint::resume`).
+    pub fn restore(
+        mut self,
+        model: impl FnOnce(Llama) -> Result<Llama>,
+        optim: impl FnOnce(ModuleOptimizer) -> Result<ModuleOptimizer>,
+        step: usize,
+    ) -> Result<Trainer> {
+        self.model = model(self.model)?;
+        self.optim = optim(self.optim)?;
+        self.step = step;
+        Ok(self)
     }
 
     /// Optimizer steps taken so far.

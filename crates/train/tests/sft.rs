@@ -53,6 +53,7 @@ fn config(method: Method, lr: f64, steps: usize) -> SftConfig {
         grad_accum: 1,
         max_grad_norm: Some(1.0),
         weight_decay: 0.0,
+        seed: 1,
     }
 }
 
@@ -206,4 +207,87 @@ fn unknown_lora_targets_are_refused() {
         .err()
         .expect("refused");
     assert!(err.to_string().contains("`qkv`"), "{err}");
+}
+
+/// Losses of `steps` optimizer steps from `from` on, batches chosen by `step_batches`.
+fn run_steps(trainer: &mut Trainer, data: &[Example], from: usize, steps: usize) -> Vec<f32> {
+    (from..from + steps)
+        .map(|step| {
+            let micro: Vec<Vec<&Example>> = xlingo_train::step_batches(data.len(), 2, 2, step, 11)
+                .into_iter()
+                .map(|idx| idx.into_iter().map(|i| &data[i]).collect())
+                .collect();
+            trainer.step(&micro).unwrap().loss
+        })
+        .collect()
+}
+
+#[test]
+fn a_resumed_run_continues_exactly_like_an_uninterrupted_one() {
+    for method in [Method::Lora, Method::Full] {
+        let data = examples();
+        let cfg = config(method, 5e-3, 8);
+        let scratch = |name: &str| {
+            let dir = std::env::temp_dir().join(format!(
+                "xlingo-resume-{method:?}-{name}-{}",
+                std::process::id()
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            dir
+        };
+        // Both runs start from the same adapters: the LoRA factors are drawn from the device's
+        // random generator, which other tests running in parallel also draw from.
+        let start = scratch("start");
+        let dev = device();
+        let initial = Trainer::new(tiny_model(&dev, |_| {}), cfg.clone(), dev).unwrap();
+        xlingo_train::checkpoint::save(&initial, &start, serde_json::json!({}), 1).unwrap();
+        let from_start = || {
+            let dev = device();
+            let dir = start.join("step-000000");
+            xlingo_train::checkpoint::resume(tiny_model(&dev, |_| {}), &dir, dev)
+                .unwrap()
+                .0
+        };
+        let mut straight = from_start();
+        let want = run_steps(&mut straight, &data, 0, 8);
+
+        let root = scratch("run");
+        let mut first = from_start();
+        let mut got = run_steps(&mut first, &data, 0, 3);
+        xlingo_train::checkpoint::save(&first, &root, serde_json::json!({"seed": 11}), 2).unwrap();
+        got.extend(run_steps(&mut first, &data, 3, 2));
+        xlingo_train::checkpoint::save(&first, &root, serde_json::json!({"seed": 11}), 2).unwrap();
+        // "Killed" after step 5 (the work after the last checkpoint is lost): resume from
+        // the files alone, in a fresh model loaded from the same base weights.
+        drop(first);
+        got.truncate(5);
+        let dir = xlingo_train::checkpoint::latest(&root)
+            .unwrap()
+            .expect("a checkpoint");
+        assert!(dir.ends_with("step-000005"), "{}", dir.display());
+        let dev = device();
+        let (mut resumed, state) =
+            xlingo_train::checkpoint::resume(tiny_model(&dev, |_| {}), &dir, dev).unwrap();
+        assert_eq!(state.step, 5);
+        assert_eq!(state.extra["seed"], 11);
+        got.extend(run_steps(&mut resumed, &data, 5, 3));
+        println!("{method:?}: {want:?}");
+        for (i, (a, b)) in want.iter().zip(&got).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-6 * a.abs().max(1.0),
+                "{method:?} step {}: {a} vs {b}",
+                i + 1
+            );
+        }
+        // Only the newest two checkpoints are kept, and no partial directory is left behind.
+        let mut names: Vec<String> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, vec!["latest", "step-000003", "step-000005"]);
+        let _ = std::fs::remove_dir_all(&root);
+        let _ = std::fs::remove_dir_all(&start);
+    }
 }

@@ -1,0 +1,158 @@
+//! Checkpoints: the trained weights (adapters included), the optimizer state and the step,
+//! written so that a crash never leaves a half-written checkpoint where `--resume` looks.
+//!
+//! Layout under the run's checkpoint directory:
+//! - `step-000120/` with `model.bpk`, `optimizer.bpk` (burnpack) and `state.json`;
+//! - `latest`: the name of the newest complete checkpoint.
+//!
+//! A checkpoint is written into a hidden `.step-000120.partial/` directory, every file fsynced,
+//! then renamed into place; only then is `latest` replaced (written aside, fsynced, renamed).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use xlingo_model::llama::Llama;
+
+use crate::error::{Result, TrainError};
+use crate::sft::{SftConfig, Trainer};
+
+const LATEST: &str = "latest";
+
+/// What `state.json` holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckpointState {
+    pub step: usize,
+    pub config: SftConfig,
+    /// The caller's own state (data seed, file names, metrics so far, …).
+    pub extra: serde_json::Value,
+}
+
+fn fail(path: &Path, reason: impl ToString) -> TrainError {
+    TrainError::Checkpoint {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn sync_file(path: &Path) -> Result<()> {
+    fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| fail(path, e))
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = fs::File::create(path).map_err(|e| fail(path, e))?;
+    f.write_all(bytes).map_err(|e| fail(path, e))?;
+    f.sync_all().map_err(|e| fail(path, e))
+}
+
+/// Save `trainer` under `root` and point `latest` at it; keep the newest `keep` checkpoints.
+pub fn save(
+    trainer: &Trainer,
+    root: &Path,
+    extra: serde_json::Value,
+    keep: usize,
+) -> Result<PathBuf> {
+    let name = format!("step-{:06}", trainer.steps_done());
+    let partial = root.join(format!(".{name}.partial"));
+    let dest = root.join(&name);
+    if partial.exists() {
+        fs::remove_dir_all(&partial).map_err(|e| fail(&partial, e))?;
+    }
+    fs::create_dir_all(&partial).map_err(|e| fail(&partial, e))?;
+
+    let model_path = partial.join("model.bpk");
+    trainer
+        .model()
+        .clone()
+        .save_file(&model_path)
+        .map_err(|e| fail(&model_path, format!("{e:?}")))?;
+    sync_file(&model_path)?;
+    let optim_path = partial.join("optimizer.bpk");
+    trainer
+        .optimizer()
+        .save(&optim_path)
+        .map_err(|e| fail(&optim_path, format!("{e:?}")))?;
+    sync_file(&optim_path)?;
+    let state = CheckpointState {
+        step: trainer.steps_done(),
+        config: trainer.config().clone(),
+        extra,
+    };
+    let state_json = serde_json::to_vec_pretty(&state).map_err(|e| fail(&partial, e))?;
+    write_synced(&partial.join("state.json"), &state_json)?;
+
+    if dest.exists() {
+        fs::remove_dir_all(&dest).map_err(|e| fail(&dest, e))?;
+    }
+    fs::rename(&partial, &dest).map_err(|e| fail(&dest, e))?;
+    let latest_tmp = root.join(".latest.partial");
+    write_synced(&latest_tmp, name.as_bytes())?;
+    fs::rename(&latest_tmp, root.join(LATEST)).map_err(|e| fail(root, e))?;
+    if let Ok(dir) = fs::File::open(root) {
+        let _ = dir.sync_all();
+    }
+    prune(root, keep.max(1))?;
+    Ok(dest)
+}
+
+/// Remove all but the newest `keep` complete checkpoints.
+fn prune(root: &Path, keep: usize) -> Result<()> {
+    let mut names: Vec<String> = fs::read_dir(root)
+        .map_err(|e| fail(root, e))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("step-"))
+        .collect();
+    names.sort();
+    let excess = names.len().saturating_sub(keep);
+    for name in &names[..excess] {
+        let path = root.join(name);
+        fs::remove_dir_all(&path).map_err(|e| fail(&path, e))?;
+    }
+    Ok(())
+}
+
+/// The newest complete checkpoint under `root`, if any.
+pub fn latest(root: &Path) -> Result<Option<PathBuf>> {
+    let pointer = root.join(LATEST);
+    match fs::read_to_string(&pointer) {
+        Ok(name) => {
+            let dir = root.join(name.trim());
+            if !dir.join("state.json").exists() {
+                return Err(fail(&dir, "named by `latest` but incomplete or missing"));
+            }
+            Ok(Some(dir))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(fail(&pointer, e)),
+    }
+}
+
+/// Continue from the checkpoint in `dir`: `base` is the model as loaded from its file (the
+/// adapters or trained weights are applied over it), on the autodiff device `device`.
+pub fn resume(base: Llama, dir: &Path, device: Device) -> Result<(Trainer, CheckpointState)> {
+    let state_path = dir.join("state.json");
+    let text = fs::read_to_string(&state_path).map_err(|e| fail(&state_path, e))?;
+    let state: CheckpointState = serde_json::from_str(&text).map_err(|e| fail(&state_path, e))?;
+    let trainer = Trainer::new(base, state.config.clone(), device)?;
+    let model_path = dir.join("model.bpk");
+    let optim_path = dir.join("optimizer.bpk");
+    let trainer = trainer.restore(
+        |model| {
+            model
+                .try_load_file(&model_path)
+                .map_err(|e| fail(&model_path, format!("{e:?}")))
+        },
+        |optim| {
+            optim
+                .load(&optim_path)
+                .map_err(|e| fail(&optim_path, format!("{e:?}")))
+        },
+        state.step,
+    )?;
+    Ok((trainer, state))
+}
