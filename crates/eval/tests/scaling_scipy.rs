@@ -75,11 +75,10 @@ fn true_form_fits_equal_scipy() {
         );
         assert!(relative(ours.sse, scipy.sse) < 1e-9, "{}", set.name);
         let cov = ours.covariance.expect("identified");
-        for i in 0..3 {
-            for j in 0..3 {
-                let (got, want) = (cov[i][j], scipy.covariance[i][j]);
+        for (i, (row, scipy_row)) in cov.iter().zip(&scipy.covariance).enumerate() {
+            for (j, (got, want)) in row.iter().zip(scipy_row).enumerate() {
                 assert!(
-                    relative(got, want) < 1e-4,
+                    relative(*got, *want) < 1e-4,
                     "{} cov[{i}][{j}]: {got} vs {want}",
                     set.name
                 );

@@ -7,7 +7,9 @@
 //! the best few local minima of that profile, with the signs the constraints require, start
 //! Levenberg–Marquardt ([`super::lm`]) on all three parameters. The constraints hold by
 //! construction: the solver works on `ln b`, `ln c`, `ln a` or `√b` instead of the
-//! constrained parameter itself.
+//! constrained parameter itself. The logarithm's bound `b = 0` is a start of its own (its
+//! `√b` column is zero there, so the run stays on the bound and fits `a·ln x + c`), and a
+//! fit that runs off to a degenerate limit is reported as [`FitStatus::Boundary`].
 
 use serde::{Deserialize, Serialize};
 
@@ -428,7 +430,7 @@ fn basis(form: LawForm, q: f64, x: f64) -> f64 {
 fn profile_point(form: LawForm, q: f64, xs: &[f64], ys: &[f64]) -> Option<(f64, Params)> {
     let gs: Vec<f64> = xs.iter().map(|&x| basis(form, q, x)).collect();
     let (slope, intercept) = simple_regression(&gs, ys)?;
-    if !(slope > 0.0) {
+    if slope.is_nan() || slope <= 0.0 {
         return None;
     }
     let sse: f64 = gs
@@ -446,7 +448,7 @@ fn simple_regression(gs: &[f64], ys: &[f64]) -> Option<(f64, f64)> {
     let ym = ys.iter().sum::<f64>() / n;
     let sgg: f64 = gs.iter().map(|g| (g - gm) * (g - gm)).sum();
     let sgy: f64 = gs.iter().zip(ys).map(|(g, y)| (g - gm) * (y - ym)).sum();
-    if !(sgg > 0.0) || !sgg.is_finite() {
+    if !sgg.is_finite() || sgg <= 0.0 {
         return None;
     }
     let slope = sgy / sgg;

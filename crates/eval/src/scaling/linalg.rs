@@ -118,9 +118,9 @@ mod tests {
         let inv = inverse_spd(&m).expect("invertible");
         // s · (D·m⁻¹·D) = I, compared in the well-scaled coordinates.
         let back = scale(&inv, d);
-        for i in 0..3 {
+        for (i, s_row) in s.iter().enumerate() {
             for j in 0..3 {
-                let p: f64 = (0..3).map(|k| s[i][k] * back[k][j]).sum();
+                let p: f64 = s_row.iter().zip(&back).map(|(a, row)| a * row[j]).sum();
                 let want = if i == j { 1.0 } else { 0.0 };
                 assert!((p - want).abs() < 1e-12, "({i},{j}) = {p}");
             }

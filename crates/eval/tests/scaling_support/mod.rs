@@ -29,6 +29,7 @@ impl Rng {
 }
 
 /// `n` log-spaced data sizes from `lo` to `hi`.
+#[allow(dead_code)] // each test binary compiles this module; not all of them use everything
 pub fn geomspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     let step = (hi / lo).ln() / (n - 1) as f64;
     (0..n).map(|i| lo * (step * i as f64).exp()).collect()
