@@ -5,7 +5,10 @@
 //!   (tokenisers, smoothing, signatures), checked against scores recorded from sacreBLEU itself;
 //! - question answering ([`qa`]): SQuAD v1.1 and MLQA exact match and F1, and x-LLM's
 //!   inclusion accuracy, with a reader for SQuAD-format JSON (XQuAD, MLQA);
-//! - off-target rate ([`langid`]): how often an output is not in the language asked for.
+//! - off-target rate ([`langid`]): how often an output is not in the language asked for;
+//! - scaling laws ([`scaling`]): translation quality against data size (four concave forms,
+//!   chosen by AICc, delta-method bands) and the exact allocation of a data budget across
+//!   languages that maximises the weighted predicted quality.
 //!
 //! spBLEU (sacreBLEU's `flores101` / `flores200` tokenisers) is not here: it needs the FLORES
 //! SentencePiece models, which this project cannot download, and a SentencePiece
@@ -18,6 +21,7 @@ pub mod error;
 pub mod langid;
 mod pystr;
 pub mod qa;
+pub mod scaling;
 pub mod signature;
 pub mod squad;
 pub mod tokenize;
