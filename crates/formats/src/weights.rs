@@ -230,3 +230,64 @@ mod tests {
         assert_eq!(hf_name("rope_freqs.weight"), None);
     }
 }
+
+/// Weights in GGUF naming and layout (row-major [out, in], q/k rows in GGUF's RoPE order) as
+/// a Hugging Face checkpoint: (config.json, model.safetensors in f32). Fails on a tensor
+/// name with no Hugging Face counterpart.
+pub fn hf_checkpoint(
+    config: &ModelConfig,
+    weights: &std::collections::BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+) -> crate::Result<(String, Vec<u8>)> {
+    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (name, (shape, values)) in weights {
+        let heads = if name.contains("attn_q.") {
+            Some(config.n_heads)
+        } else if name.contains("attn_k.") {
+            Some(config.n_kv_heads)
+        } else {
+            None
+        };
+        let values = match heads {
+            Some(h) if config.arch == "llama" => {
+                permute_gguf_to_hf(values, h, if shape.len() == 2 { shape[1] } else { 1 })
+            }
+            _ => values.clone(),
+        };
+        let bytes = values.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let hf = hf_name(name).ok_or_else(|| {
+            crate::FormatError::Invalid(format!("tensor `{name}` has no Hugging Face name"))
+        })?;
+        tensors.push((hf, shape.clone(), bytes));
+    }
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
+        .iter()
+        .map(|(n, s, b)| {
+            (
+                n.clone(),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                    .expect("valid view"),
+            )
+        })
+        .collect();
+    let st = safetensors::serialize(views, None).expect("serialise safetensors");
+    let hf_arch = if config.arch == "qwen2" {
+        "Qwen2ForCausalLM"
+    } else {
+        "LlamaForCausalLM"
+    };
+    let json = serde_json::json!({
+        "architectures": [hf_arch],
+        "model_type": config.arch,
+        "vocab_size": config.vocab_size,
+        "hidden_size": config.hidden_size,
+        "intermediate_size": config.intermediate_size,
+        "num_hidden_layers": config.n_layers,
+        "num_attention_heads": config.n_heads,
+        "num_key_value_heads": config.n_kv_heads,
+        "max_position_embeddings": config.context_length,
+        "rms_norm_eps": config.rms_eps,
+        "rope_theta": config.rope_theta,
+        "tie_word_embeddings": config.tie_embeddings,
+    });
+    Ok((serde_json::to_string_pretty(&json).expect("json"), st))
+}

@@ -6,6 +6,7 @@
 pub mod batch;
 pub mod checkpoint;
 pub mod error;
+pub mod export;
 pub mod loss;
 pub mod schedule;
 pub mod sft;
