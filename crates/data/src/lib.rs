@@ -1,0 +1,25 @@
+//! Data for cross-lingual instruction tuning (x-LLaMA / m-LLaMA, see METHODS.md part a).
+//!
+//! * Readers that return their records together with a report of every malformed one
+//!   ([`Parsed`], [`Issue`]) instead of failing or silently dropping: Alpaca JSON/JSONL,
+//!   parallel TSV/JSONL/Flores/Moses text, the UDHR in HTML ([`udhr`]), SWORD Bible modules
+//!   ([`sword`]) and gettext catalogs ([`gettext`]).
+//!
+//! Everything parses bytes or strings, so it runs in the browser (wasm32) too; the thin
+//! file-system wrappers are in [`fs`], natively only.
+
+pub mod alpaca;
+pub mod error;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+pub mod fs;
+pub mod gettext;
+pub mod osis;
+pub mod parallel;
+pub mod record;
+pub mod sword;
+pub mod text;
+pub mod udhr;
+pub mod versification;
+
+pub use error::{DataError, Issue, Location, Parsed, Result};
+pub use record::{Example, Instruction, Kind, Pair};
