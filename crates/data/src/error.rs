@@ -56,6 +56,13 @@ impl DataError {
             message: e.to_string(),
         }
     }
+
+    pub(crate) fn config(what: &str, message: impl Into<String>) -> Self {
+        DataError::Config {
+            what: what.to_string(),
+            message: message.into(),
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, DataError>;

@@ -4,18 +4,23 @@
 //!   ([`Parsed`], [`Issue`]) instead of failing or silently dropping: Alpaca JSON/JSONL,
 //!   parallel TSV/JSONL/Flores/Moses text, the UDHR in HTML ([`udhr`]), SWORD Bible modules
 //!   ([`sword`]) and gettext catalogs ([`gettext`]).
+//! * [`coit`]: translation instructions from 33 templates mixed with general instructions
+//!   (one language); [`muit`]: a mixture across languages by per-language budgets.
 //!
 //! Everything parses bytes or strings, so it runs in the browser (wasm32) too; the thin
 //! file-system wrappers are in [`fs`], natively only.
 
 pub mod alpaca;
+pub mod coit;
 pub mod error;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub mod fs;
 pub mod gettext;
+pub mod muit;
 pub mod osis;
 pub mod parallel;
 pub mod record;
+mod rng;
 pub mod sword;
 pub mod text;
 pub mod udhr;
