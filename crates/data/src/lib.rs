@@ -6,6 +6,9 @@
 //!   ([`sword`]) and gettext catalogs ([`gettext`]).
 //! * [`coit`]: translation instructions from 33 templates mixed with general instructions
 //!   (one language); [`muit`]: a mixture across languages by per-language budgets.
+//! * [`prompt`]: rendering with the Alpaca or the model's chat template, tokenisation,
+//!   response-only labels and a length cap; [`split`]: seeded shuffles and splits that never
+//!   share a source sentence.
 //!
 //! Everything parses bytes or strings, so it runs in the browser (wasm32) too; the thin
 //! file-system wrappers are in [`fs`], natively only.
@@ -19,8 +22,10 @@ pub mod gettext;
 pub mod muit;
 pub mod osis;
 pub mod parallel;
+pub mod prompt;
 pub mod record;
 mod rng;
+pub mod split;
 pub mod sword;
 pub mod text;
 pub mod udhr;
