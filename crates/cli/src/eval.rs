@@ -108,11 +108,6 @@ pub fn run(command: EvalCommand) -> Result<()> {
     }
 }
 
-/// x-LLM's evaluation instruction: translation template 0.
-fn translation_instruction(source: &str, target: &str) -> String {
-    format!("Translate the following sentences from {source} to {target}.")
-}
-
 /// x-LLM's QA instruction and input layout.
 const QA_INSTRUCTION: &str = "Answer the final question with following context";
 
@@ -139,7 +134,8 @@ fn translation(args: TranslationArgs) -> Result<()> {
             .map_err(|e| anyhow::anyhow!("--tokenize: {e}"))?,
         None => default_bleu_tokenizer(&args.target_lang),
     };
-    let instruction = translation_instruction(
+    // x-LLM's evaluation instruction: translation template 0 (the one CoIT data uses for k = 0).
+    let instruction = xlingo_data::coit::eval_instruction(
         language_name(&args.source_lang)?,
         language_name(&args.target_lang)?,
     );
@@ -388,17 +384,17 @@ fn prompt_ids(session: &Session, style: PromptStyle, item: &Item) -> Result<Vec<
     Ok(encoding.get_ids().to_vec())
 }
 
-/// x-LLM's Alpaca prompt (METHODS.md).
+/// x-LLM's Alpaca prompt (METHODS.md), the same text training uses.
 fn alpaca(instruction: &str, input: &str) -> String {
-    if input.is_empty() {
-        format!(
-            "Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n### Instruction:\n{instruction}\n\n### Response:"
-        )
+    use xlingo_data::prompt::{ALPACA_NO_INPUT, ALPACA_WITH_INPUT};
+    let template = if input.is_empty() {
+        ALPACA_NO_INPUT
     } else {
-        format!(
-            "Below is an instruction that describes a task, paired with an input that provides further context. Write a response that appropriately completes the request.\n\n### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:"
-        )
-    }
+        ALPACA_WITH_INPUT
+    };
+    template
+        .replace("{input}", input)
+        .replace("{instruction}", instruction)
 }
 
 /// The scored answer: the generated text without surrounding whitespace. Nothing else is cut

@@ -7,6 +7,7 @@ mod generate;
 mod inspect;
 mod session;
 mod tiny;
+mod train;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +47,9 @@ enum Command {
     /// re-run resumes.
     #[command(subcommand)]
     Eval(eval::EvalCommand),
+    /// Fine-tune a model (supervised, full or LoRA), with checkpoints, --resume and export.
+    #[command(subcommand)]
+    Train(train::TrainCommand),
     /// Write a tiny random model (GGUF with a byte-level tokenizer and a chat template), to try
     /// the tools end to end in seconds.
     Tiny(tiny::TinyArgs),
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Tiny(args) => tiny::run(args),
         Command::Eval(command) => eval::run(command),
+        Command::Train(command) => train::run(command),
         Command::Inspect { path, all_tensors } => inspect::run(&path, all_tensors),
     };
     match result {

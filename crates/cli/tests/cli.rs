@@ -375,3 +375,144 @@ fn eval_translation_scores_writes_predictions_and_resumes() {
     let bad = eval("3");
     assert_clean_failure(&bad, &["src.en", "ref.es", "aligned"]);
 }
+
+#[test]
+fn train_sft_logs_checkpoints_resumes_after_a_crash_and_exports() {
+    let dir = scratch().join("train");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("tiny.gguf");
+    let made = xlingo(&["tiny", "--out", path_str(&model), "--arch", "qwen2"]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let data = dir.join("data.jsonl");
+    let lines: Vec<String> = (0..24)
+        .map(|i| {
+            serde_json::json!({
+                "instruction": format!("Repeat the word number {i}."),
+                "input": "",
+                "output": format!("word {i} word {i}"),
+            })
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&data, lines.join("\n") + "\n{not json\n").unwrap();
+    let train = |out: &Path, extra: &[&str], abort: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xlingo"));
+        cmd.args([
+            "train",
+            "sft",
+            "--model",
+            path_str(&model),
+            "--data",
+            path_str(&data),
+            "--out",
+            path_str(out),
+            "--steps",
+            "8",
+            "--warmup",
+            "1",
+            "--lr",
+            "0.01",
+            "--batch-size",
+            "2",
+            "--grad-accum",
+            "2",
+            "--save-every",
+            "2",
+            "--eval-every",
+            "4",
+            "--rank",
+            "4",
+            "--targets",
+            "q,v,up",
+        ])
+        .args(extra)
+        .env("XLINGO_CACHE", scratch());
+        if let Some(step) = abort {
+            cmd.env("XLINGO_ABORT_AFTER_STEP", step);
+        }
+        cmd.output().unwrap()
+    };
+    let losses = |out: &Path| -> Vec<(u64, f64, Option<f64>)> {
+        std::fs::read_to_string(out.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (
+                    v["step"].as_u64().unwrap(),
+                    v["loss"].as_f64().unwrap(),
+                    v["valid_loss"].as_f64(),
+                )
+            })
+            .collect()
+    };
+
+    let straight = dir.join("straight");
+    let run = train(&straight, &[], None);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let err = stderr(&run);
+    assert!(err.contains("data.jsonl: line 25"), "{err}");
+    let want = losses(&straight);
+    assert_eq!(
+        want.iter().map(|l| l.0).collect::<Vec<_>>(),
+        (1..=8).collect::<Vec<_>>()
+    );
+    assert!(
+        want[3].2.is_some() && want[7].2.is_some(),
+        "validation at steps 4 and 8"
+    );
+    assert!(want[7].1 < want[0].1, "loss did not fall: {want:?}");
+    for export in [
+        "model-f16.gguf",
+        "hf/model.safetensors",
+        "hf/tokenizer.json",
+        "adapter/adapter_model.safetensors",
+        "adapter/adapter_config.json",
+        "summary.json",
+    ] {
+        assert!(straight.join(export).exists(), "{export} missing");
+    }
+    let exported = straight.join("model-f16.gguf");
+    let generated = xlingo(&[
+        "generate",
+        "--model",
+        path_str(&exported),
+        "--prompt",
+        "word",
+        "--max-tokens",
+        "4",
+        "--temperature",
+        "0",
+        "--engine",
+        "reference",
+    ]);
+    assert!(generated.status.success(), "{}", stderr(&generated));
+
+    // Killed after step 5 (last checkpoint: step 4), then resumed: the same loss curve.
+    let crashed = dir.join("crashed");
+    let first = train(&crashed, &[], Some("5"));
+    assert!(!first.status.success(), "the run should have been aborted");
+    assert_eq!(losses(&crashed).len(), 5);
+    let again = train(&crashed, &[], None);
+    assert_clean_failure(&again, &["already holds a run", "--resume"]);
+    let resumed = train(&crashed, &["--resume"], None);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(
+        stderr(&resumed).contains("resuming from"),
+        "{}",
+        stderr(&resumed)
+    );
+    let got = losses(&crashed);
+    assert_eq!(got.len(), 8);
+    for (w, g) in want.iter().zip(&got) {
+        assert_eq!(w.0, g.0);
+        assert!(
+            (w.1 - g.1).abs() <= 1e-6 * w.1.abs().max(1.0),
+            "step {}: {} vs {}",
+            w.0,
+            w.1,
+            g.1
+        );
+    }
+}

@@ -1,0 +1,423 @@
+//! `xlingo train sft`: fine-tune a GGUF model on instruction data (Alpaca JSON/JSONL, or the
+//! JSONL that `xlingo data` writes), all weights or LoRA, with a progress bar, a JSONL metrics
+//! log, validation loss, atomic checkpoints, `--resume`, and export at the end (GGUF F16, a
+//! Hugging Face checkpoint, and the PEFT adapter with LoRA).
+
+use std::fs::OpenOptions;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::{Device, DeviceKind};
+use clap::{Args, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use xlingo_data::prompt::{Overflow, PromptStyle, TokenizeConfig, tokenize_examples};
+use xlingo_data::record::{Example as DataExample, Kind};
+use xlingo_data::split::{SplitConfig, split_by_source};
+use xlingo_formats::chat::ChatTemplate;
+use xlingo_formats::tokenizer::{TokenizerInfo, tokenizer_from_gguf};
+use xlingo_formats::{GgmlType, Gguf, ModelConfig};
+use xlingo_model::LoadedModel;
+use xlingo_train::checkpoint;
+use xlingo_train::export::{export_gguf, export_hf, export_peft};
+use xlingo_train::{
+    CosineSchedule, Example, LoraSettings, Method, SftConfig, Trainer, step_batches,
+};
+
+use crate::assets::{DEFAULT_MODEL, write_atomically};
+use crate::session::resolve_model;
+
+#[derive(Subcommand, Debug)]
+pub enum TrainCommand {
+    /// Supervised fine-tuning on instruction data (loss on the responses only).
+    Sft(SftArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MethodArg {
+    Lora,
+    Full,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TrainDevice {
+    /// burn's CPU backend.
+    Cpu,
+    /// burn's wgpu backend (Vulkan, Metal, DX12).
+    Gpu,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PromptArg {
+    /// The model's chat template (falls back to Alpaca when it has none).
+    Chat,
+    Alpaca,
+}
+
+#[derive(Args, Debug)]
+pub struct SftArgs {
+    /// A GGUF model file or a known asset name.
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    model: String,
+    /// Instruction data: Alpaca JSON or JSONL (instruction, input, output), e.g. from
+    /// `xlingo data coit`.
+    #[arg(long)]
+    data: PathBuf,
+    /// Output directory: metrics.jsonl, checkpoints/, exports, summary.json.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, value_enum, default_value = "lora")]
+    method: MethodArg,
+    /// LoRA rank.
+    #[arg(long, default_value_t = 8)]
+    rank: usize,
+    /// LoRA alpha (the update is scaled by alpha / rank).
+    #[arg(long, default_value_t = 16.0)]
+    alpha: f64,
+    /// LoRA target projections, comma-separated: q, k, v, o, gate, up, down.
+    #[arg(long, default_value = "q,k,v,o", value_delimiter = ',')]
+    targets: Vec<String>,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 2e-4)]
+    lr: f64,
+    /// Optimizer steps.
+    #[arg(long, default_value_t = 300)]
+    steps: usize,
+    /// Warm-up steps (linear from 0), then cosine decay to lr/10.
+    #[arg(long, default_value_t = 10)]
+    warmup: usize,
+    #[arg(long, default_value_t = 4)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 4)]
+    grad_accum: usize,
+    /// Clip the gradient norm (0: off).
+    #[arg(long, default_value_t = 1.0)]
+    max_grad_norm: f32,
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f32,
+    /// Longest example in tokens (longer ones are truncated).
+    #[arg(long, default_value_t = 512)]
+    max_len: usize,
+    /// Share of the data held out for validation (split by source sentence).
+    #[arg(long, default_value_t = 0.05)]
+    valid_fraction: f64,
+    /// Validation loss every N steps (0: only at the end).
+    #[arg(long, default_value_t = 50)]
+    eval_every: usize,
+    /// Checkpoint every N steps (and at the end).
+    #[arg(long, default_value_t = 50)]
+    save_every: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, value_enum, default_value = "chat")]
+    prompt: PromptArg,
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: TrainDevice,
+    /// Continue from the newest checkpoint in OUT/checkpoints (its settings win).
+    #[arg(long)]
+    resume: bool,
+    /// Skip the exports at the end.
+    #[arg(long)]
+    no_export: bool,
+}
+
+pub fn run(command: TrainCommand) -> Result<()> {
+    match command {
+        TrainCommand::Sft(args) => sft(args),
+    }
+}
+
+/// Tests simulate a crash after this step (`XLINGO_ABORT_AFTER_STEP`): the process aborts
+/// right after the step, as a kill would, leaving only what was already on disk.
+fn abort_after_step() -> Option<usize> {
+    std::env::var("XLINGO_ABORT_AFTER_STEP").ok()?.parse().ok()
+}
+
+fn sft(args: SftArgs) -> Result<()> {
+    let model_path = resolve_model(&args.model)?;
+    let gguf =
+        Gguf::open(&model_path).with_context(|| format!("loading {}", model_path.display()))?;
+    let config = ModelConfig::from_gguf(&gguf.header)?;
+    let tokenizer = tokenizer_from_gguf(&gguf.header)?;
+    let info = TokenizerInfo::from_gguf(&gguf.header)?;
+    let template = ChatTemplate::from_gguf(&gguf.header)?;
+
+    let (train, valid) = load_examples(&args, &tokenizer, template.as_ref(), &info)?;
+    eprintln!(
+        "[xlingo] {} training and {} validation examples from {}",
+        train.len(),
+        valid.len(),
+        args.data.display()
+    );
+    if train.is_empty() {
+        bail!(
+            "{}: no training examples left after splitting and tokenising",
+            args.data.display()
+        );
+    }
+
+    let device = match args.device {
+        TrainDevice::Cpu => Device::flex(),
+        TrainDevice::Gpu => Device::wgpu(DeviceKind::DefaultDevice),
+    }
+    .autodiff();
+    let base = LoadedModel::from_gguf(&gguf, &device)?.model;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let ckpt_dir = args.out.join("checkpoints");
+    std::fs::create_dir_all(&ckpt_dir)?;
+    let mut trainer = match (args.resume, checkpoint::latest(&ckpt_dir)?) {
+        (true, Some(dir)) => {
+            let (trainer, state) = checkpoint::resume(base, &dir, device.clone())?;
+            eprintln!(
+                "[xlingo] resuming from {} (step {}; its settings are used)",
+                dir.display(),
+                state.step
+            );
+            trainer
+        }
+        (true, None) => bail!("--resume: no checkpoint in {}", ckpt_dir.display()),
+        (false, Some(dir)) => bail!(
+            "{} already holds a run (checkpoint {}); use --resume or another --out",
+            args.out.display(),
+            dir.display()
+        ),
+        (false, None) => Trainer::new(base, sft_config(&args), device.clone())?,
+    };
+    let cfg = trainer.config().clone();
+    let metrics_path = args.out.join("metrics.jsonl");
+    keep_metrics_up_to(&metrics_path, trainer.steps_done())?;
+    let mut metrics = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&metrics_path)
+        .with_context(|| format!("opening {}", metrics_path.display()))?;
+    eprintln!(
+        "[xlingo] {:?} fine-tuning, {} trainable parameters, {} steps of {}×{} examples",
+        cfg.method,
+        trainer.trainable_params(),
+        cfg.schedule.total_steps,
+        cfg.batch_size,
+        cfg.grad_accum
+    );
+
+    let bar = ProgressBar::new(cfg.schedule.total_steps as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] step {pos}/{len} ETA {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_position(trainer.steps_done() as u64);
+    let started = Instant::now();
+    let mut tokens_seen = 0usize;
+    let mut last_valid = None;
+    while trainer.steps_done() < cfg.schedule.total_steps {
+        let step = trainer.steps_done();
+        let micro: Vec<Vec<&Example>> =
+            step_batches(train.len(), cfg.batch_size, cfg.grad_accum, step, cfg.seed)
+                .into_iter()
+                .map(|idx| idx.into_iter().map(|i| &train[i]).collect())
+                .collect();
+        let report = trainer.step(&micro)?;
+        tokens_seen += report.tokens;
+        let elapsed = started.elapsed().as_secs_f64();
+        let mut line = json!({
+            "step": report.step, "loss": report.loss, "lr": report.lr,
+            "tokens": report.tokens, "tokens_per_s": tokens_seen as f64 / elapsed.max(1e-9),
+        });
+        let done = report.step == cfg.schedule.total_steps;
+        if !valid.is_empty()
+            && (done || (args.eval_every > 0 && report.step % args.eval_every == 0))
+        {
+            let v = trainer.eval_loss(&valid);
+            line["valid_loss"] = json!(v);
+            last_valid = Some(v);
+        }
+        writeln!(metrics, "{line}")?;
+        metrics.flush()?;
+        bar.set_message(format!(
+            "loss {:.3}{} {:.0} tok/s",
+            report.loss,
+            last_valid
+                .map(|v| format!(" (valid {v:.3})"))
+                .unwrap_or_default(),
+            tokens_seen as f64 / elapsed.max(1e-9)
+        ));
+        bar.set_position(report.step as u64);
+        if done || (args.save_every > 0 && report.step % args.save_every == 0) {
+            metrics.sync_all()?;
+            checkpoint::save(&trainer, &ckpt_dir, json!({"data": args.data}), 2)?;
+        }
+        if abort_after_step() == Some(report.step) {
+            std::process::abort();
+        }
+    }
+    bar.finish_and_clear();
+
+    let mut exports = Vec::new();
+    if !args.no_export {
+        let gguf_out = args.out.join("model-f16.gguf");
+        export_gguf(trainer.model(), &gguf, GgmlType::F16, &gguf_out)?;
+        exports.push(gguf_out.display().to_string());
+        let hf = args.out.join("hf");
+        export_hf(trainer.model(), &config, &gguf, &hf)?;
+        exports.push(hf.display().to_string());
+        if cfg.method == Method::Lora {
+            let adapter = args.out.join("adapter");
+            export_peft(trainer.model(), &config, &cfg.lora, &args.model, &adapter)?;
+            exports.push(adapter.display().to_string());
+        }
+    }
+    let summary = json!({
+        "model": args.model, "data": args.data, "method": cfg.method,
+        "config": cfg, "steps": trainer.steps_done(),
+        "trainable_params": trainer.trainable_params(),
+        "train_examples": train.len(), "valid_examples": valid.len(),
+        "final_valid_loss": last_valid, "exports": exports,
+    });
+    write_atomically(
+        &args.out.join("summary.json"),
+        serde_json::to_string_pretty(&summary)?.as_bytes(),
+    )?;
+    eprintln!(
+        "[xlingo] done: {} steps{}; wrote {}",
+        trainer.steps_done(),
+        last_valid
+            .map(|v| format!(", validation loss {v:.3}"))
+            .unwrap_or_default(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn sft_config(args: &SftArgs) -> SftConfig {
+    SftConfig {
+        method: match args.method {
+            MethodArg::Lora => Method::Lora,
+            MethodArg::Full => Method::Full,
+        },
+        lora: LoraSettings {
+            rank: args.rank,
+            alpha: args.alpha,
+            targets: args.targets.clone(),
+        },
+        schedule: CosineSchedule {
+            peak_lr: args.lr,
+            min_lr: args.lr / 10.0,
+            warmup_steps: args.warmup,
+            total_steps: args.steps,
+        },
+        batch_size: args.batch_size,
+        grad_accum: args.grad_accum,
+        max_grad_norm: (args.max_grad_norm > 0.0).then_some(args.max_grad_norm),
+        weight_decay: args.weight_decay,
+        seed: args.seed,
+    }
+}
+
+/// Read, split (by source, so no validation source is trained on) and tokenise the data.
+fn load_examples(
+    args: &SftArgs,
+    tokenizer: &tokenizers::Tokenizer,
+    template: Option<&ChatTemplate>,
+    info: &TokenizerInfo,
+) -> Result<(Vec<Example>, Vec<Example>)> {
+    let parsed = xlingo_data::fs::load_alpaca(&args.data)?;
+    for issue in parsed.issues.iter().take(5) {
+        eprintln!("[xlingo] skipped: {issue}");
+    }
+    if parsed.issues.len() > 5 {
+        eprintln!(
+            "[xlingo] … and {} more malformed records",
+            parsed.issues.len() - 5
+        );
+    }
+    let examples: Vec<DataExample> = parsed
+        .records
+        .into_iter()
+        .map(|r| DataExample {
+            instruction: r.instruction,
+            input: r.input,
+            output: r.output,
+            lang: String::new(),
+            kind: Kind::General,
+        })
+        .collect();
+    let splits = split_by_source(
+        examples,
+        |e| e.source_text(),
+        &SplitConfig {
+            valid: args.valid_fraction,
+            test: 0.0,
+            seed: args.seed,
+        },
+    )?;
+    let (style, chat) = match (args.prompt, template) {
+        (PromptArg::Chat, Some(t)) => (
+            PromptStyle::Chat {
+                template: t,
+                system: None,
+            },
+            true,
+        ),
+        _ => (PromptStyle::Alpaca, false),
+    };
+    let cfg = TokenizeConfig {
+        max_len: args.max_len,
+        overflow: Overflow::Truncate,
+        add_special_tokens: !chat,
+        eos_id: if chat { None } else { info.eos_id },
+    };
+    let convert = |set: &[DataExample]| -> Vec<Example> {
+        let (tokenized, report) = tokenize_examples(set, &style, tokenizer, &cfg);
+        if report.truncated + report.dropped_too_long + report.failed.len() > 0 {
+            eprintln!(
+                "[xlingo] {} truncated, {} dropped as too long, {} failed to render",
+                report.truncated,
+                report.dropped_too_long,
+                report.failed.len()
+            );
+        }
+        tokenized
+            .into_iter()
+            .map(|t| {
+                // labels[i] ≠ ignore ⇔ token i is a target ⇔ position i − 1 predicts it.
+                let mask = t.loss_mask();
+                let loss_on_next = (0..t.input_ids.len())
+                    .map(|i| mask.get(i + 1).copied().unwrap_or(false))
+                    .collect();
+                Example {
+                    ids: t.input_ids,
+                    loss_on_next,
+                }
+            })
+            .filter(|e| e.targets() > 0)
+            .collect()
+    };
+    Ok((convert(&splits.train), convert(&splits.valid)))
+}
+
+/// After a crash, metrics.jsonl may hold steps past the checkpoint being resumed: drop them.
+fn keep_metrics_up_to(path: &Path, step: usize) -> Result<()> {
+    let Ok(file) = std::fs::File::open(path) else {
+        return Ok(());
+    };
+    let kept: Vec<String> = std::io::BufReader::new(file)
+        .lines()
+        .map_while(|l| l.ok())
+        .filter(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .ok()
+                .and_then(|v| v["step"].as_u64())
+                .is_some_and(|s| s as usize <= step)
+        })
+        .collect();
+    let mut text = kept.join("\n");
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    write_atomically(path, text.as_bytes())?;
+    Ok(())
+}
