@@ -2,6 +2,7 @@
 
 mod assets;
 mod bench;
+mod data;
 mod eval;
 mod generate;
 mod inspect;
@@ -47,6 +48,9 @@ enum Command {
     /// re-run resumes.
     #[command(subcommand)]
     Eval(eval::EvalCommand),
+    /// Build training data (CoIT: translation + general instructions for one language).
+    #[command(subcommand)]
+    Data(data::DataCommand),
     /// Fine-tune a model (supervised, full or LoRA), with checkpoints, --resume and export.
     #[command(subcommand)]
     Train(train::TrainCommand),
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Command::Tiny(args) => tiny::run(args),
         Command::Eval(command) => eval::run(command),
         Command::Train(command) => train::run(command),
+        Command::Data(command) => data::run(command),
         Command::Inspect { path, all_tensors } => inspect::run(&path, all_tensors),
     };
     match result {
