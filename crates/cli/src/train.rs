@@ -213,6 +213,14 @@ fn sft(args: SftArgs) -> Result<()> {
     let started = Instant::now();
     let mut tokens_seen = 0usize;
     let mut last_valid = None;
+    // The starting point, so that the log shows how far validation loss fell.
+    if trainer.steps_done() == 0 && !valid.is_empty() {
+        let v = trainer.eval_loss(&valid);
+        writeln!(metrics, "{}", json!({"step": 0, "valid_loss": v}))?;
+        metrics.flush()?;
+        bar.set_message(format!("valid {v:.3} before training"));
+        last_valid = Some(v);
+    }
     while trainer.steps_done() < cfg.schedule.total_steps {
         let step = trainer.steps_done();
         let micro: Vec<Vec<&Example>> =

@@ -437,8 +437,10 @@ fn train_sft_logs_checkpoints_resumes_after_a_crash_and_exports() {
         std::fs::read_to_string(out.join("metrics.jsonl"))
             .unwrap()
             .lines()
-            .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            // Step 0 holds only the validation loss before training.
+            .filter(|v| v["step"].as_u64().unwrap() > 0)
+            .map(|v| {
                 (
                     v["step"].as_u64().unwrap(),
                     v["loss"].as_f64().unwrap(),
@@ -463,6 +465,21 @@ fn train_sft_logs_checkpoints_resumes_after_a_crash_and_exports() {
         "validation at steps 4 and 8"
     );
     assert!(want[7].1 < want[0].1, "loss did not fall: {want:?}");
+    let first_line: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(straight.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first_line["step"], 0);
+    let before = first_line["valid_loss"].as_f64().unwrap();
+    assert!(
+        want[7].2.unwrap() < before,
+        "validation loss {before} → {:?}",
+        want[7].2
+    );
     for export in [
         "model-f16.gguf",
         "hf/model.safetensors",
