@@ -6,6 +6,7 @@ mod data;
 mod eval;
 mod generate;
 mod inspect;
+mod scaling;
 mod session;
 mod tiny;
 mod train;
@@ -54,6 +55,9 @@ enum Command {
     /// Fine-tune a model (supervised, full or LoRA), with checkpoints, --resume and export.
     #[command(subcommand)]
     Train(train::TrainCommand),
+    /// Scaling laws of quality vs data size, and a data budget split across languages.
+    #[command(subcommand)]
+    Scaling(scaling::ScalingCommand),
     /// Write a tiny random model (GGUF with a byte-level tokenizer and a chat template), to try
     /// the tools end to end in seconds.
     Tiny(tiny::TinyArgs),
@@ -78,6 +82,7 @@ fn main() -> ExitCode {
         Command::Eval(command) => eval::run(command),
         Command::Train(command) => train::run(command),
         Command::Data(command) => data::run(command),
+        Command::Scaling(command) => scaling::run(command),
         Command::Inspect { path, all_tensors } => inspect::run(&path, all_tensors),
     };
     match result {

@@ -533,3 +533,100 @@ fn train_sft_logs_checkpoints_resumes_after_a_crash_and_exports() {
         );
     }
 }
+
+#[test]
+fn scaling_fit_and_allocate_from_json() {
+    let dir = scratch().join("scaling");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // Two languages on power laws y = a − b·x^(−c), with a small deterministic wobble: Spanish
+    // saturates early, Chinese keeps gaining.
+    let curve = |a: f64, b: f64, c: f64| -> Vec<[f64; 2]> {
+        [250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0]
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| {
+                [
+                    x,
+                    a - b * f64::powf(x, -c) + if i % 2 == 0 { 0.05 } else { -0.05 },
+                ]
+            })
+            .collect()
+    };
+    let points = serde_json::json!({"es": curve(30.0, 200.0, 0.6), "zh": curve(25.0, 60.0, 0.25)});
+    let points_path = dir.join("points.json");
+    std::fs::write(&points_path, points.to_string()).unwrap();
+    let fits = dir.join("fits.json");
+    let out = xlingo(&[
+        "scaling",
+        "fit",
+        "--points",
+        path_str(&points_path),
+        "--out",
+        path_str(&fits),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&fits).unwrap()).unwrap();
+    for lang in ["es", "zh"] {
+        let chosen = report[lang]["report"]["chosen"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let fit = report[lang]["report"]["fits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["form"] == chosen.as_str())
+            .unwrap()
+            .clone();
+        assert!(fit["r2"].as_f64().unwrap() > 0.99, "{lang}: {fit}");
+        assert_eq!(report[lang]["band"]["points"].as_array().unwrap().len(), 7);
+    }
+
+    let available = dir.join("available.json");
+    std::fs::write(&available, r#"{"es": 20000, "zh": 20000}"#).unwrap();
+    let alloc = dir.join("alloc.json");
+    let budget = dir.join("budget.json");
+    let out = xlingo(&[
+        "scaling",
+        "allocate",
+        "--fits",
+        path_str(&fits),
+        "--budget",
+        "10000",
+        "--available",
+        path_str(&available),
+        "--out",
+        path_str(&alloc),
+        "--budget-map",
+        path_str(&budget),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&alloc).unwrap()).unwrap();
+    let objective = |k: &str| r[k]["objective"].as_f64().unwrap();
+    assert!(objective("optimal") >= objective("uniform") - 1e-9);
+    assert!(objective("optimal") >= objective("proportional") - 1e-9);
+    let map: std::collections::BTreeMap<String, u64> =
+        serde_json::from_str(&std::fs::read_to_string(&budget).unwrap()).unwrap();
+    assert!(map.values().sum::<u64>() <= 10000);
+    // Chinese keeps gaining where Spanish has saturated: it gets more of the budget.
+    assert!(map["zh"] > map["es"], "{map:?}");
+
+    let missing = dir.join("missing.json");
+    std::fs::write(&missing, r#"{"es": 20000}"#).unwrap();
+    let out = xlingo(&[
+        "scaling",
+        "allocate",
+        "--fits",
+        path_str(&fits),
+        "--budget",
+        "10",
+        "--available",
+        path_str(&missing),
+        "--out",
+        path_str(&alloc),
+    ]);
+    assert_clean_failure(&out, &["missing.json", "`zh`"]);
+}
