@@ -169,13 +169,3 @@ export function applyTheme(theme) {
 export function storedTheme() {
   try { return localStorage.getItem('xlingo-theme') || ''; } catch (e) { return ''; }
 }
-
-// Offer bytes as a file download (used for the conversation export).
-export function downloadText(name, text) {
-  const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
-}

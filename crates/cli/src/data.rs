@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use xlingo_data::coit::{CoitConfig, Direction, GeneralMix, build_coit};
 use xlingo_data::record::{Instruction, Pair};
@@ -99,7 +99,7 @@ fn coit(args: CoitArgs) -> Result<()> {
     for e in &examples {
         writeln!(out, "{}", serde_json::to_string(e)?)?;
     }
-    write_atomically(&args.out, &out).with_context(|| format!("writing {}", args.out.display()))?;
+    write_atomically(&args.out, &out)?;
     eprintln!(
         "[xlingo] {} examples: {} translation, {} general English, {} general {}",
         examples.len(),

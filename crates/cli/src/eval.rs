@@ -17,7 +17,6 @@ use xlingo_eval::langid::{self, OffTargetReport};
 use xlingo_eval::qa::{MlqaLang, Normalization, QaConfig};
 use xlingo_eval::squad::read_squad;
 use xlingo_eval::{BleuConfig, ChrfConfig, Tokenizer, corpus_bleu, corpus_chrf};
-use xlingo_formats::chat::ChatMessage;
 use xlingo_model::{GenerateOptions, SamplingParams};
 
 use crate::assets::{DEFAULT_MODEL, write_atomically};
@@ -111,23 +110,19 @@ pub fn run(command: EvalCommand) -> Result<()> {
 /// x-LLM's QA instruction and input layout.
 const QA_INSTRUCTION: &str = "Answer the final question with following context";
 
+/// The same names training prompts use (CoIT), so evaluation asks exactly as training did.
 fn language_name(code: &str) -> Result<&'static str> {
-    langid::english_name(code)
+    xlingo_data::coit::language_name(code)
         .with_context(|| format!("unknown language code `{code}` (ISO 639-1, e.g. en, es, zh, ar)"))
 }
 
 fn translation(args: TranslationArgs) -> Result<()> {
-    let sources = read_lines(&args.source)?;
-    let references = read_lines(&args.reference)?;
-    if sources.len() != references.len() {
-        bail!(
-            "{} has {} lines but {} has {}: the files must be aligned line by line",
-            args.source.display(),
-            sources.len(),
-            args.reference.display(),
-            references.len()
-        );
+    // Aligned by line; a blank line on either side is skipped (and reported) as a pair.
+    let parsed = xlingo_data::fs::load_line_aligned(&args.source, &args.reference)?;
+    for issue in &parsed.issues {
+        eprintln!("[xlingo] skipped: {issue}");
     }
+    let pairs = parsed.records;
     let tokenizer = match &args.tokenize {
         Some(name) => name
             .parse::<Tokenizer>()
@@ -139,16 +134,13 @@ fn translation(args: TranslationArgs) -> Result<()> {
         language_name(&args.source_lang)?,
         language_name(&args.target_lang)?,
     );
-    let n = args
-        .common
-        .limit
-        .unwrap_or(sources.len())
-        .min(sources.len());
-    let items: Vec<Item> = (0..n)
-        .map(|i| Item {
-            id: i.to_string(),
+    let n = args.common.limit.unwrap_or(pairs.len()).min(pairs.len());
+    let items: Vec<Item> = pairs[..n]
+        .iter()
+        .map(|p| Item {
+            id: p.id.clone(),
             instruction: instruction.clone(),
-            input: sources[i].clone(),
+            input: p.source.clone(),
         })
         .collect();
     let predictions = predict(&args.common, &items)?;
@@ -157,7 +149,7 @@ fn translation(args: TranslationArgs) -> Result<()> {
         .iter()
         .map(|it| predictions[&it.id].as_str())
         .collect();
-    let refs: Vec<Vec<&str>> = references[..n].iter().map(|r| vec![r.as_str()]).collect();
+    let refs: Vec<Vec<&str>> = pairs[..n].iter().map(|p| vec![p.target.as_str()]).collect();
     let bleu = corpus_bleu(
         &hyps,
         &refs,
@@ -364,37 +356,40 @@ fn predict(common: &Common, items: &[Item]) -> Result<HashMap<String, String>> {
     Ok(done)
 }
 
-/// The prompt's token ids in the chosen style.
+/// The prompt's token ids in the chosen style, rendered exactly as training renders a
+/// prompt (xlingo-data), so that a tuned model is asked the way it was taught.
 fn prompt_ids(session: &Session, style: PromptStyle, item: &Item) -> Result<Vec<u32>> {
-    let (text, add_special) = match style {
+    let example = xlingo_data::Example {
+        instruction: item.instruction.clone(),
+        input: item.input.clone(),
+        output: String::new(),
+        lang: String::new(),
+        kind: xlingo_data::Kind::General,
+    };
+    let (style, add_special) = match style {
         PromptStyle::Chat => {
             let template = session
                 .template
                 .as_ref()
                 .context("the model has no chat template; use --prompt alpaca")?;
-            let content = format!("{}\n\n{}", item.instruction, item.input);
-            (template.render(&[ChatMessage::user(content)], true)?, false)
+            (
+                xlingo_data::prompt::PromptStyle::Chat {
+                    template,
+                    system: None,
+                },
+                false,
+            )
         }
-        PromptStyle::Alpaca => (alpaca(&item.instruction, &item.input), true),
+        PromptStyle::Alpaca => (xlingo_data::prompt::PromptStyle::Alpaca, true),
     };
+    let text = xlingo_data::prompt::render(&example, &style)
+        .map_err(|e| anyhow::anyhow!("prompt: {e}"))?
+        .prompt;
     let encoding = session
         .tokenizer
         .encode(text.as_str(), add_special)
         .map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?;
     Ok(encoding.get_ids().to_vec())
-}
-
-/// x-LLM's Alpaca prompt (METHODS.md), the same text training uses.
-fn alpaca(instruction: &str, input: &str) -> String {
-    use xlingo_data::prompt::{ALPACA_NO_INPUT, ALPACA_WITH_INPUT};
-    let template = if input.is_empty() {
-        ALPACA_NO_INPUT
-    } else {
-        ALPACA_WITH_INPUT
-    };
-    template
-        .replace("{input}", input)
-        .replace("{instruction}", instruction)
 }
 
 /// The scored answer: the generated text without surrounding whitespace. Nothing else is cut
@@ -444,20 +439,9 @@ fn read_predictions(path: &Path) -> Result<HashMap<String, (String, String)>> {
     Ok(out)
 }
 
-fn read_lines(path: &Path) -> Result<Vec<String>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(text
-        .trim_start_matches('\u{feff}')
-        .lines()
-        .map(|l| l.trim_end_matches('\r').to_string())
-        .collect())
-}
-
 fn write_summary(out: &Path, summary: &Value) -> Result<()> {
     let path = out.join("summary.json");
-    write_atomically(&path, serde_json::to_string_pretty(summary)?.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))?;
+    write_atomically(&path, serde_json::to_string_pretty(summary)?.as_bytes())?;
     eprintln!("[xlingo] wrote {}", path.display());
     Ok(())
 }

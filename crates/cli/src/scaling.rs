@@ -123,8 +123,7 @@ fn fit(args: FitArgs) -> Result<()> {
             },
         );
     }
-    write_atomically(&args.out, serde_json::to_string_pretty(&out)?.as_bytes())
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    write_atomically(&args.out, serde_json::to_string_pretty(&out)?.as_bytes())?;
     eprintln!("[xlingo] wrote {}", args.out.display());
     Ok(())
 }
@@ -172,14 +171,12 @@ fn allocate_cmd(args: AllocateArgs) -> Result<()> {
             counts.join(", ")
         );
     }
-    write_atomically(&args.out, serde_json::to_string_pretty(&report)?.as_bytes())
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    write_atomically(&args.out, serde_json::to_string_pretty(&report)?.as_bytes())?;
     if let Some(path) = &args.budget_map {
         write_atomically(
             path,
             serde_json::to_string_pretty(report.budget_map())?.as_bytes(),
-        )
-        .with_context(|| format!("writing {}", path.display()))?;
+        )?;
     }
     Ok(())
 }

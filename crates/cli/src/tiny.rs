@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use xlingo_formats::GgmlType;
 use xlingo_formats::tiny::{
@@ -57,8 +57,7 @@ pub fn run(args: TinyArgs) -> Result<()> {
         xlingo_formats::MetaValue::String(format!("tiny-{}-{}", args.arch, args.ty.ggml().name())),
     );
     let bytes = write_gguf(g, &random_weights(&config, args.seed), args.ty.ggml())?;
-    crate::assets::write_atomically(&args.out, &bytes)
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    crate::assets::write_atomically(&args.out, &bytes)?;
     println!("{}", args.out.display());
     Ok(())
 }

@@ -56,6 +56,18 @@ fn assert_clean_failure(o: &Output, needles: &[&str]) {
     }
 }
 
+/// An empty scratch directory `name` holding `tiny.gguf`, a tiny qwen2 model written by
+/// `xlingo tiny` (untied head: its greedy output is not just the last token repeated).
+fn fresh_dir_with_tiny_model(name: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch().join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("tiny.gguf");
+    let made = xlingo(&["tiny", "--out", path_str(&model), "--arch", "qwen2"]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    (dir, model)
+}
+
 fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -280,12 +292,7 @@ fn both_engines_generate_the_same_greedy_text_and_bench_reports_json() {
 
 #[test]
 fn eval_translation_scores_writes_predictions_and_resumes() {
-    let dir = scratch().join("eval");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let model = dir.join("tiny.gguf");
-    let made = xlingo(&["tiny", "--out", path_str(&model), "--arch", "qwen2"]);
-    assert!(made.status.success(), "{}", stderr(&made));
+    let (dir, model) = fresh_dir_with_tiny_model("eval");
     let source = dir.join("src.en");
     let reference = dir.join("ref.es");
     std::fs::write(
@@ -378,12 +385,7 @@ fn eval_translation_scores_writes_predictions_and_resumes() {
 
 #[test]
 fn train_sft_logs_checkpoints_resumes_after_a_crash_and_exports() {
-    let dir = scratch().join("train");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let model = dir.join("tiny.gguf");
-    let made = xlingo(&["tiny", "--out", path_str(&model), "--arch", "qwen2"]);
-    assert!(made.status.success(), "{}", stderr(&made));
+    let (dir, model) = fresh_dir_with_tiny_model("train");
     let data = dir.join("data.jsonl");
     let lines: Vec<String> = (0..24)
         .map(|i| {

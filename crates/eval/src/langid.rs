@@ -101,22 +101,6 @@ fn iso_639_1(lang: Lang) -> &'static str {
     }
 }
 
-/// The English name of a language given by its ISO 639-1 code ("es" → "Spanish"), for
-/// prompts such as "Translate … from English to Spanish."; `None` for codes the detector does
-/// not know.
-pub fn english_name(code: &str) -> Option<&'static str> {
-    Lang::all()
-        .iter()
-        .find(|&&l| iso_639_1(l) == code)
-        .map(|l| match l {
-            // whatlang names the variety; prompts want the language.
-            Lang::Cmn => "Chinese",
-            Lang::Pes => "Persian",
-            Lang::Nob => "Norwegian",
-            other => other.eng_name(),
-        })
-}
-
 /// Whether `code` is an ISO 639-1 code the detector can return.
 pub fn is_supported(code: &str) -> bool {
     Lang::all().iter().any(|&l| iso_639_1(l) == code)
@@ -422,14 +406,5 @@ mod tests {
         // Whatever the guess, a two-word text is not a reliable detection.
         assert!(!item.reliable);
         assert!(item.off_target.is_some());
-    }
-
-    #[test]
-    fn english_names_for_prompts() {
-        assert_eq!(english_name("es"), Some("Spanish"));
-        assert_eq!(english_name("zh"), Some("Chinese"));
-        assert_eq!(english_name("ar"), Some("Arabic"));
-        assert_eq!(english_name("el"), Some("Greek"));
-        assert_eq!(english_name("xx"), None);
     }
 }

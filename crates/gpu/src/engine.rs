@@ -227,9 +227,8 @@ pub struct Engine {
     head_last: Vec<Op>,
     head_all: Vec<Op>,
     argmax: Dispatch,
-    position: usize,
-    /// The tokens whose keys and values the cache holds (positions 0..position), so that a
-    /// new prompt sharing a prefix with them (the next turn of a chat) skips that prefix.
+    /// The tokens whose keys and values the cache holds (its length is the next position), so
+    /// that a new prompt sharing a prefix with them (the next turn of a chat) skips that prefix.
     cached: Vec<u32>,
     weight_bytes: u64,
     buffer_bytes: u64,
@@ -650,7 +649,6 @@ impl Engine {
             head_last,
             head_all,
             argmax,
-            position: 0,
             cached: Vec::new(),
             weight_bytes,
             buffer_bytes,
@@ -863,7 +861,7 @@ impl Engine {
 
     /// Positions filled so far.
     pub fn position(&self) -> usize {
-        self.position
+        self.cached.len()
     }
 
     /// Bytes of the KV cache (f32 keys and values for every layer and position), allocated up front.
@@ -893,8 +891,7 @@ impl Engine {
 
     /// Forget the cache after `position` (positions past it are overwritten by what runs next).
     pub fn rewind(&mut self, position: usize) {
-        self.position = self.position.min(position);
-        self.cached.truncate(self.position);
+        self.cached.truncate(position);
     }
 
     /// Run `tokens` after what the cache holds, in chunks of at most `prefill_chunk`.
@@ -907,7 +904,7 @@ impl Engine {
                 "all logits were not enabled when the engine was created (EngineOptions::all_logits)".into(),
             ));
         }
-        let needed = self.position + tokens.len();
+        let needed = self.cached.len() + tokens.len();
         if needed > self.context {
             return Err(GpuError::ContextExceeded {
                 needed,
@@ -936,7 +933,6 @@ impl Engine {
                 _ => Want::Nothing,
             };
             self.run_chunk(part, part_want);
-            self.position += part.len();
             self.cached.extend_from_slice(part);
             let vocab = self.config.vocab_size;
             match part_want {
@@ -1021,7 +1017,7 @@ impl Engine {
         queue.write_buffer(
             &self.bufs.step,
             0,
-            bytemuck::cast_slice(&[n, self.position as u32, 0, 0]),
+            bytemuck::cast_slice(&[n, self.cached.len() as u32, 0, 0]),
         );
         let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
         let head: &[Op] = match want {

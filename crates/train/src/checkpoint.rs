@@ -6,10 +6,9 @@
 //! - `latest`: the name of the newest complete checkpoint.
 //!
 //! A checkpoint is written into a hidden `.step-000120.partial/` directory, every file fsynced,
-//! then renamed into place; only then is `latest` replaced (written aside, fsynced, renamed).
+//! then renamed into place; only then is `latest` replaced (`xlingo_formats::write_atomically`).
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
@@ -18,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use xlingo_model::llama::Llama;
 
 use crate::error::{Result, TrainError};
+use crate::export::write_atomically;
 use crate::sft::{SftConfig, Trainer};
 
 const LATEST: &str = "latest";
@@ -42,12 +42,6 @@ fn sync_file(path: &Path) -> Result<()> {
     fs::File::open(path)
         .and_then(|f| f.sync_all())
         .map_err(|e| fail(path, e))
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut f = fs::File::create(path).map_err(|e| fail(path, e))?;
-    f.write_all(bytes).map_err(|e| fail(path, e))?;
-    f.sync_all().map_err(|e| fail(path, e))
 }
 
 /// Save `trainer` under `root` and point `latest` at it; keep the newest `keep` checkpoints.
@@ -84,15 +78,13 @@ pub fn save(
         extra,
     };
     let state_json = serde_json::to_vec_pretty(&state).map_err(|e| fail(&partial, e))?;
-    write_synced(&partial.join("state.json"), &state_json)?;
+    write_atomically(&partial.join("state.json"), &state_json)?;
 
     if dest.exists() {
         fs::remove_dir_all(&dest).map_err(|e| fail(&dest, e))?;
     }
     fs::rename(&partial, &dest).map_err(|e| fail(&dest, e))?;
-    let latest_tmp = root.join(".latest.partial");
-    write_synced(&latest_tmp, name.as_bytes())?;
-    fs::rename(&latest_tmp, root.join(LATEST)).map_err(|e| fail(root, e))?;
+    write_atomically(&root.join(LATEST), name.as_bytes())?;
     if let Ok(dir) = fs::File::open(root) {
         let _ = dir.sync_all();
     }

@@ -4,7 +4,6 @@
 //! adapter_config.json). Every file is written aside, fsynced and renamed into place.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use burn::module::Param;
@@ -17,7 +16,7 @@ use xlingo_formats::{GgmlType, Gguf, GgufWriter, MetaValue, ModelConfig};
 use xlingo_model::llama::Llama;
 
 use crate::error::{Result, TrainError};
-use crate::sft::LoraSettings;
+use crate::sft::{LoraSettings, target_linear};
 
 /// Weights in GGUF naming, row-major `[out, in]` (LoRA adapters merged in).
 pub type Weights = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
@@ -82,13 +81,9 @@ pub fn gguf_weights(model: &Llama) -> Weights {
     w
 }
 
-/// Write `bytes` to `path` atomically (temporary file beside it, fsync, rename).
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("partial");
-    let mut f = std::fs::File::create(&tmp).map_err(|e| fail(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| fail(&tmp, e))?;
-    f.sync_all().map_err(|e| fail(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| fail(path, e))
+/// [`xlingo_formats::write_atomically`], with the path in the error.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    xlingo_formats::write_atomically(path, bytes).map_err(|e| fail(path, e))
 }
 
 /// GGUF `general.file_type` of a file whose matrices are `ty`.
@@ -172,22 +167,6 @@ fn hf_module(target: &str) -> Option<&'static str> {
         "gate" => "mlp.gate_proj",
         "up" => "mlp.up_proj",
         "down" => "mlp.down_proj",
-        _ => return None,
-    })
-}
-
-fn target_linear<'a>(
-    layer: &'a xlingo_model::llama::DecoderLayer,
-    target: &str,
-) -> Option<&'a Linear> {
-    Some(match target {
-        "q" => &layer.attn.q,
-        "k" => &layer.attn.k,
-        "v" => &layer.attn.v,
-        "o" => &layer.attn.o,
-        "gate" => &layer.ffn.gate,
-        "up" => &layer.ffn.up,
-        "down" => &layer.ffn.down,
         _ => return None,
     })
 }

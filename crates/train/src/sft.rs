@@ -206,22 +206,14 @@ impl Trainer {
         self.model
             .layers
             .iter()
-            .map(|layer| {
+            .flat_map(|layer| {
                 self.config
                     .lora
                     .targets
                     .iter()
-                    .map(|t| match t.as_str() {
-                        "q" => adapted(&layer.attn.q),
-                        "k" => adapted(&layer.attn.k),
-                        "v" => adapted(&layer.attn.v),
-                        "o" => adapted(&layer.attn.o),
-                        "gate" => adapted(&layer.ffn.gate),
-                        "up" => adapted(&layer.ffn.up),
-                        _ => adapted(&layer.ffn.down),
-                    })
-                    .sum::<usize>()
+                    .filter_map(move |t| target_linear(layer, t))
             })
+            .map(adapted)
             .sum()
     }
 
@@ -293,4 +285,21 @@ fn scalar(t: &burn::tensor::Tensor<1>) -> f32 {
         .ok()
         .and_then(|v| v.first().copied())
         .unwrap_or(f32::NAN)
+}
+
+/// The projection a LoRA target names (one of [`LORA_TARGETS`]) in a decoder layer.
+pub(crate) fn target_linear<'a>(
+    layer: &'a xlingo_model::llama::DecoderLayer,
+    target: &str,
+) -> Option<&'a burn::nn::Linear> {
+    Some(match target {
+        "q" => &layer.attn.q,
+        "k" => &layer.attn.k,
+        "v" => &layer.attn.v,
+        "o" => &layer.attn.o,
+        "gate" => &layer.ffn.gate,
+        "up" => &layer.ffn.up,
+        "down" => &layer.ffn.down,
+        _ => return None,
+    })
 }
