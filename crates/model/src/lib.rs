@@ -7,6 +7,7 @@ pub mod generate;
 pub mod llama;
 pub mod load;
 pub mod rope;
+pub mod taps;
 /// Tiny random models (they live in xlingo-formats so that burn-free crates can make them too).
 pub use xlingo_formats::tiny;
 
@@ -15,4 +16,5 @@ pub use error::{ModelError, Result};
 pub use generate::{GenerateOptions, Generator, StopReason};
 pub use llama::{ForwardOptions, ForwardOutput, Llama};
 pub use load::LoadedModel;
+pub use taps::{SentenceStates, sentence_states};
 pub use xlingo_sampling::{Sampler, SamplingParams, argmax};

@@ -263,6 +263,27 @@ impl Llama {
         ForwardOutput { logits, hidden }
     }
 
+    /// The residual stream after the embedding and the first `layers` decoder layers, for a
+    /// fresh sequence (no cache): the frozen part of a model whose top layers are trained.
+    pub fn residual_after(&self, tokens: Tensor<2, Int>, layers: usize) -> Tensor<3> {
+        let mut h = self.embed.forward(tokens);
+        for layer in &self.layers[..layers.min(self.layers.len())] {
+            h = layer.forward(h, &self.rope, 0, &mut Default::default());
+        }
+        h
+    }
+
+    /// Continue a fresh sequence's residual stream `h` [batch, positions, hidden] through the
+    /// decoder layers from `first` on, then the final norm: the last hidden state as Hugging
+    /// Face's `hidden_states[-1]` gives it (what the LM head reads).
+    pub fn normed_top(&self, h: Tensor<3>, first: usize) -> Tensor<3> {
+        let mut h = h;
+        for layer in self.layers.iter().skip(first) {
+            h = layer.forward(h, &self.rope, 0, &mut Default::default());
+        }
+        self.norm.forward(h)
+    }
+
     fn lm_head(&self, h: Tensor<3>) -> Tensor<3> {
         match &self.lm_head {
             Some(head) => head.forward(h),
