@@ -111,6 +111,9 @@ pub struct SftArgs {
     save_every: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Train only the top K decoder layers (everything else frozen); default: all layers.
+    #[arg(long)]
+    top_layers: Option<usize>,
     #[arg(long, value_enum, default_value = "chat")]
     prompt: PromptArg,
     #[arg(long, value_enum, default_value = "cpu")]
@@ -322,6 +325,7 @@ fn sft_config(args: &SftArgs) -> SftConfig {
         max_grad_norm: (args.max_grad_norm > 0.0).then_some(args.max_grad_norm),
         weight_decay: args.weight_decay,
         seed: args.seed,
+        top_layers: args.top_layers,
     }
 }
 

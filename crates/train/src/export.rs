@@ -184,17 +184,21 @@ pub fn export_peft(
     std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     let mut modules = Vec::new();
+    let mut adapted_layers: Vec<usize> = Vec::new();
     for target in &lora.targets {
         let hf = hf_module(target)
             .ok_or_else(|| TrainError::Config(format!("unknown LoRA target `{target}`")))?;
         modules.push(hf.rsplit('.').next().unwrap_or(hf).to_string());
         for (i, layer) in model.layers.iter().enumerate() {
             let linear = target_linear(layer, target).expect("checked above");
-            let adapter = linear.weight.adapter().ok_or_else(|| {
-                TrainError::Config(format!(
-                    "layer {i} `{target}` has no LoRA adapter (was the model trained with LoRA on it?)"
-                ))
-            })?;
+            // Layers without adapters (training on the top layers only) are left out, and
+            // `layers_to_transform` below tells PEFT which ones have them.
+            let Some(adapter) = linear.weight.adapter() else {
+                continue;
+            };
+            if !adapted_layers.contains(&i) {
+                adapted_layers.push(i);
+            }
             let a = adapter.a.val(); // [in, r]
             let b = adapter.b.val(); // [r, out]
             let [d_in, r] = a.dims();
@@ -214,6 +218,11 @@ pub fn export_peft(
             tensors.push((format!("{stem}.lora_B.weight"), vec![d_out, r], le(&lora_b)));
         }
     }
+    if tensors.is_empty() {
+        return Err(TrainError::Config(
+            "the model has no LoRA adapters (was it trained with LoRA?)".into(),
+        ));
+    }
     let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
         .iter()
         .map(|(n, s, b)| {
@@ -224,7 +233,8 @@ pub fn export_peft(
         .collect::<Result<_>>()?;
     let bytes = safetensors::serialize(views, None).map_err(|e| fail(dir, e))?;
     write_atomically(&dir.join("adapter_model.safetensors"), &bytes)?;
-    let adapter_config = serde_json::json!({
+    adapted_layers.sort_unstable();
+    let mut adapter_config = serde_json::json!({
         "peft_type": "LORA",
         "task_type": "CAUSAL_LM",
         "base_model_name_or_path": base_model,
@@ -236,6 +246,9 @@ pub fn export_peft(
         "fan_in_fan_out": false,
         "inference_mode": true,
     });
+    if adapted_layers.len() < model.layers.len() {
+        adapter_config["layers_to_transform"] = serde_json::json!(adapted_layers);
+    }
     let bytes = serde_json::to_vec_pretty(&adapter_config).map_err(|e| fail(dir, e))?;
     write_atomically(&dir.join("adapter_config.json"), &bytes)
 }

@@ -7,11 +7,13 @@ pub mod batch;
 pub mod checkpoint;
 pub mod error;
 pub mod export;
+pub mod lens;
 pub mod loss;
 pub mod schedule;
 pub mod sft;
 
 pub use batch::{Batch, Example, step_batches};
 pub use error::{Result, TrainError};
+pub use lens::{LensLosses, LensSpace, LensStepReport, LensTrainer, LensWeights, ParallelPrompt};
 pub use schedule::CosineSchedule;
 pub use sft::{LoraSettings, Method, SftConfig, StepReport, Trainer};

@@ -7,7 +7,7 @@ use burn::optim::{
     AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer,
     grad_clipping::GradientClippingConfig,
 };
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use xlingo_model::llama::Llama;
 
@@ -48,8 +48,9 @@ impl Default for LoraSettings {
 }
 
 impl LoraSettings {
-    /// The regular expression over burn parameter paths (`layers.3.attn.q.weight`).
-    fn param_regex(&self) -> Result<String> {
+    /// The regular expression over burn parameter paths (`layers.3.attn.q.weight`), for the
+    /// given layers (None: all).
+    fn param_regex(&self, layers: Option<std::ops::Range<usize>>) -> Result<String> {
         let mut parts = Vec::new();
         for t in &self.targets {
             let path = match t.as_str() {
@@ -69,7 +70,14 @@ impl LoraSettings {
                 "LoRA needs a rank ≥ 1 and at least one target".into(),
             ));
         }
-        Ok(format!(r"^layers\.\d+\.({})\.weight$", parts.join("|")))
+        let layer = match layers {
+            None => r"\d+".to_string(),
+            Some(range) => format!(
+                "({})",
+                range.map(|i| i.to_string()).collect::<Vec<_>>().join("|")
+            ),
+        };
+        Ok(format!(r"^layers\.{layer}\.({})\.weight$", parts.join("|")))
     }
 }
 
@@ -88,6 +96,11 @@ pub struct SftConfig {
     /// Seeds the device's random generator before the LoRA factors are drawn, so a run (and
     /// its resumption) is reproducible.
     pub seed: u64,
+    /// Train only the top K decoder layers (all their weights, or LoRA on their targets);
+    /// embeddings, the lower layers, the final norm and the LM head stay frozen. None: the
+    /// whole model (full) or every layer's targets (LoRA).
+    #[serde(default)]
+    pub top_layers: Option<usize>,
 }
 
 impl Default for SftConfig {
@@ -106,6 +119,7 @@ impl Default for SftConfig {
             max_grad_norm: Some(1.0),
             weight_decay: 0.0,
             seed: 0,
+            top_layers: None,
         }
     }
 }
@@ -140,10 +154,13 @@ impl Trainer {
             ));
         }
         device.seed(config.seed);
+        let trained = trained_layers(&config, model.n_layers())?;
         let model = match config.method {
+            Method::Full if config.top_layers.is_some() => freeze_all_but(model, trained),
             Method::Full => model,
             Method::Lora => {
-                let group = ParamGroup::from_regex(config.lora.param_regex()?)
+                let layers = config.top_layers.map(|_| trained);
+                let group = ParamGroup::from_regex(config.lora.param_regex(layers)?)
                     .map_err(|e| TrainError::Config(format!("LoRA targets: {e:?}")))?;
                 model.apply_lora(
                     Lora::new(config.lora.rank, config.lora.alpha).set_param_group(group),
@@ -195,16 +212,22 @@ impl Trainer {
 
     /// Trainable parameters: every weight, or r·(in + out) per adapted matrix with LoRA.
     pub fn trainable_params(&self) -> usize {
+        let layers = trained_layers(&self.config, self.model.n_layers()).unwrap_or(0..0);
         if self.config.method == Method::Full {
-            return self.model.num_params();
+            return match self.config.top_layers {
+                None => self.model.num_params(),
+                Some(_) => self.model.layers[layers]
+                    .iter()
+                    .map(|l| l.num_params())
+                    .sum(),
+            };
         }
         let r = self.config.lora.rank;
         let adapted = |l: &burn::nn::Linear| {
             let dims = l.weight.lazy_shape().dims::<2>();
             r * (dims[0] + dims[1])
         };
-        self.model
-            .layers
+        self.model.layers[layers]
             .iter()
             .flat_map(|layer| {
                 self.config
@@ -227,18 +250,40 @@ impl Trainer {
                 "a step without target tokens (every example's loss mask is empty)".into(),
             ));
         }
+        let micro: Vec<_> = micro_batches.iter().filter(|m| !m.is_empty()).collect();
+        let device = self.device.clone();
+        let (loss, lr) = self.step_with(micro.len(), |model, i| {
+            let batch = Batch::new(micro[i], &device);
+            let share = batch.n_targets as f32 / tokens as f32;
+            Ok(causal_lm_loss(model, &batch).mul_scalar(share))
+        })?;
+        Ok(StepReport {
+            step: self.step,
+            loss,
+            lr,
+            tokens,
+        })
+    }
+
+    /// One optimizer step over `n_micro` micro-batches whose losses the caller computes
+    /// (`micro_loss(model, i)`, each already weighted by its share of the step), with
+    /// gradient accumulation. Returns the summed loss and the learning rate used. A
+    /// non-finite loss stops before any update, naming the step.
+    pub fn step_with(
+        &mut self,
+        n_micro: usize,
+        mut micro_loss: impl FnMut(&Llama, usize) -> Result<Tensor<1>>,
+    ) -> Result<(f32, f64)> {
         let lr = self.config.schedule.lr(self.step);
         let mut accumulator = GradientsAccumulator::new();
         let mut loss_sum = 0.0f64;
-        for micro in micro_batches.iter().filter(|m| !m.is_empty()) {
-            let batch = Batch::new(micro, &self.device);
-            let share = batch.n_targets as f32 / tokens as f32;
-            let loss = causal_lm_loss(&self.model, &batch).mul_scalar(share);
+        for i in 0..n_micro {
+            let loss = micro_loss(&self.model, i)?;
             let value = scalar(&loss);
             if !value.is_finite() {
                 return Err(TrainError::NonFinite {
                     step: self.step + 1,
-                    value: value / share,
+                    value,
                     lr,
                 });
             }
@@ -249,12 +294,7 @@ impl Trainer {
         let model = self.model.clone();
         self.model = self.optim.step(lr, model, accumulator.grads());
         self.step += 1;
-        Ok(StepReport {
-            step: self.step,
-            loss: loss_sum as f32,
-            lr,
-            tokens,
-        })
+        Ok((loss_sum as f32, lr))
     }
 
     /// Mean loss per target token over `examples`, without gradients.
@@ -272,6 +312,40 @@ impl Trainer {
         }
         (total / tokens.max(1) as f64) as f32
     }
+}
+
+/// The decoder layers a config trains: the top K, or all.
+pub(crate) fn trained_layers(
+    config: &SftConfig,
+    n_layers: usize,
+) -> Result<std::ops::Range<usize>> {
+    match config.top_layers {
+        None => Ok(0..n_layers),
+        Some(k) if k == 0 || k > n_layers => Err(TrainError::Config(format!(
+            "top_layers = {k}: the model has {n_layers} decoder layers (choose 1..={n_layers})"
+        ))),
+        Some(k) => Ok(n_layers - k..n_layers),
+    }
+}
+
+/// Freeze everything except the decoder layers in `trained`.
+fn freeze_all_but(mut model: Llama, trained: std::ops::Range<usize>) -> Llama {
+    model.embed = model.embed.no_grad();
+    model.norm = model.norm.no_grad();
+    model.lm_head = model.lm_head.map(Module::no_grad);
+    model.layers = model
+        .layers
+        .into_iter()
+        .enumerate()
+        .map(|(i, layer)| {
+            if trained.contains(&i) {
+                layer
+            } else {
+                layer.no_grad()
+            }
+        })
+        .collect();
+    model
 }
 
 fn model_device(model: &Llama) -> Device {

@@ -76,6 +76,7 @@ fn trained() -> Trained {
         max_grad_norm: Some(1.0),
         weight_decay: 0.0,
         seed: 3,
+        top_layers: None,
     };
     let mut trainer = Trainer::new(model, config, device).unwrap();
     let data: Vec<Example> = (0..4u32)

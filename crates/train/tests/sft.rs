@@ -3,6 +3,7 @@
 //! LoRA leaves the base weights alone, gradient accumulation equals one large batch, and a
 //! non-finite loss stops training with the step named.
 
+use burn::module::Module;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use xlingo_formats::tiny::{gguf_metadata, random_weights, tiny_config};
@@ -54,6 +55,7 @@ fn config(method: Method, lr: f64, steps: usize) -> SftConfig {
         max_grad_norm: Some(1.0),
         weight_decay: 0.0,
         seed: 1,
+        top_layers: None,
     }
 }
 
@@ -145,6 +147,47 @@ fn full_fine_tuning_lowers_the_loss() {
     println!("full: loss {before:.3} → {after:.3}");
     assert!(after < 0.5 * before, "loss {before} → {after}");
     assert_ne!(values(trainer.model().embed.weight.val()), embed_before);
+}
+
+/// With `top_layers`, only the top decoder layers change (full) or get adapters (LoRA); the
+/// embeddings, lower layers, final norm and LM head are bit-identical after training.
+#[test]
+fn top_layer_training_changes_only_the_top_layers() {
+    for method in [Method::Full, Method::Lora] {
+        let device = device();
+        let data = examples();
+        let model = tiny_model(&device, |_| {});
+        let bottom_before = values(model.layers[0].attn.q.weight.val());
+        let top_before = values(model.layers[1].attn.q.weight.val());
+        let embed_before = values(model.embed.weight.val());
+        let norm_before = model.norm.gamma.val().into_data();
+        let mut cfg = config(method, 3e-3, 10);
+        cfg.top_layers = Some(1);
+        let mut trainer = Trainer::new(model, cfg, device).unwrap();
+        let expected = match method {
+            // The whole top layer: 4 attention + 3 FFN matrices and 2 norms.
+            Method::Full => trainer.model().layers[1].num_params(),
+            // r · (in + out) for q, v, o, up of the top layer only.
+            Method::Lora => 4 * (128 + 96 + 128 + 192),
+        };
+        assert_eq!(trainer.trainable_params(), expected);
+        let before = trainer.eval_loss(&data);
+        train(&mut trainer, &data, 10);
+        let after = trainer.eval_loss(&data);
+        assert!(after < before, "{method:?}: loss {before} → {after}");
+        let model = trainer.model();
+        assert_eq!(values(model.layers[0].attn.q.weight.val()), bottom_before);
+        assert_eq!(values(model.embed.weight.val()), embed_before);
+        assert_eq!(model.norm.gamma.val().into_data(), norm_before);
+        assert_ne!(values(model.layers[1].attn.q.weight.val()), top_before);
+        assert!(model.layers[0].attn.q.weight.adapter().is_none());
+    }
+    let mut cfg = config(Method::Full, 1e-3, 1);
+    cfg.top_layers = Some(3);
+    let err = Trainer::new(tiny_model(&device(), |_| {}), cfg, device())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("top_layers = 3"), "{err}");
 }
 
 #[test]
