@@ -20,6 +20,7 @@ use xlingo_formats::chat::ChatTemplate;
 use xlingo_formats::tokenizer::{TokenizerInfo, tokenizer_from_gguf};
 use xlingo_formats::{GgmlType, Gguf, ModelConfig};
 use xlingo_model::LoadedModel;
+use xlingo_model::llama::Llama;
 use xlingo_train::checkpoint;
 use xlingo_train::export::{export_gguf, export_hf, export_peft};
 use xlingo_train::{
@@ -134,7 +135,7 @@ pub fn run(command: TrainCommand) -> Result<()> {
 
 /// Tests simulate a crash after this step (`XLINGO_ABORT_AFTER_STEP`): the process aborts
 /// right after the step, as a kill would, leaving only what was already on disk.
-fn abort_after_step() -> Option<usize> {
+pub(crate) fn abort_after_step() -> Option<usize> {
     std::env::var("XLINGO_ABORT_AFTER_STEP").ok()?.parse().ok()
 }
 
@@ -170,25 +171,9 @@ fn sft(args: SftArgs) -> Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let ckpt_dir = args.out.join("checkpoints");
-    std::fs::create_dir_all(&ckpt_dir)?;
-    let mut trainer = match (args.resume, checkpoint::latest(&ckpt_dir)?) {
-        (true, Some(dir)) => {
-            let (trainer, state) = checkpoint::resume(base, &dir, device.clone())?;
-            eprintln!(
-                "[xlingo] resuming from {} (step {}; its settings are used)",
-                dir.display(),
-                state.step
-            );
-            trainer
-        }
-        (true, None) => bail!("--resume: no checkpoint in {}", ckpt_dir.display()),
-        (false, Some(dir)) => bail!(
-            "{} already holds a run (checkpoint {}); use --resume or another --out",
-            args.out.display(),
-            dir.display()
-        ),
-        (false, None) => Trainer::new(base, sft_config(&args), device.clone())?,
-    };
+    let mut trainer = open_trainer(base, &args.out, args.resume, device.clone(), |base| {
+        Ok(Trainer::new(base, sft_config(&args), device.clone())?)
+    })?;
     let cfg = trainer.config().clone();
     let metrics_path = args.out.join("metrics.jsonl");
     keep_metrics_up_to(&metrics_path, trainer.steps_done())?;
@@ -206,13 +191,7 @@ fn sft(args: SftArgs) -> Result<()> {
         cfg.grad_accum
     );
 
-    let bar = ProgressBar::new(cfg.schedule.total_steps as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] step {pos}/{len} ETA {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_position(trainer.steps_done() as u64);
+    let bar = step_bar(cfg.schedule.total_steps, trainer.steps_done());
     let started = Instant::now();
     let mut tokens_seen = 0usize;
     let mut last_valid = None;
@@ -267,20 +246,11 @@ fn sft(args: SftArgs) -> Result<()> {
     }
     bar.finish_and_clear();
 
-    let mut exports = Vec::new();
-    if !args.no_export {
-        let gguf_out = args.out.join("model-f16.gguf");
-        export_gguf(trainer.model(), &gguf, GgmlType::F16, &gguf_out)?;
-        exports.push(gguf_out.display().to_string());
-        let hf = args.out.join("hf");
-        export_hf(trainer.model(), &config, &gguf, &hf)?;
-        exports.push(hf.display().to_string());
-        if cfg.method == Method::Lora {
-            let adapter = args.out.join("adapter");
-            export_peft(trainer.model(), &config, &cfg.lora, &args.model, &adapter)?;
-            exports.push(adapter.display().to_string());
-        }
-    }
+    let exports = if args.no_export {
+        Vec::new()
+    } else {
+        export_all(trainer.model(), &cfg, &gguf, &config, &args.out, &args.model)?
+    };
     let summary = json!({
         "model": args.model, "data": args.data, "method": cfg.method,
         "config": cfg, "steps": trainer.steps_done(),
@@ -412,7 +382,76 @@ fn load_examples(
 }
 
 /// After a crash, metrics.jsonl may hold steps past the checkpoint being resumed: drop them.
-fn keep_metrics_up_to(path: &Path, step: usize) -> Result<()> {
+/// The trainer of a run in `out`: restored from its newest checkpoint with `resume` (whose
+/// settings win), else a new one from `fresh` — refusing to start over a previous run.
+pub(crate) fn open_trainer(
+    base: Llama,
+    out: &Path,
+    resume: bool,
+    device: Device,
+    fresh: impl FnOnce(Llama) -> Result<Trainer>,
+) -> Result<Trainer> {
+    let ckpt_dir = out.join("checkpoints");
+    std::fs::create_dir_all(&ckpt_dir)
+        .with_context(|| format!("creating {}", ckpt_dir.display()))?;
+    match (resume, checkpoint::latest(&ckpt_dir)?) {
+        (true, Some(dir)) => {
+            let (trainer, state) = checkpoint::resume(base, &dir, device)?;
+            eprintln!(
+                "[xlingo] resuming from {} (step {}; its settings are used)",
+                dir.display(),
+                state.step
+            );
+            Ok(trainer)
+        }
+        (true, None) => bail!("--resume: no checkpoint in {}", ckpt_dir.display()),
+        (false, Some(dir)) => bail!(
+            "{} already holds a run (checkpoint {}); use --resume or another --out",
+            out.display(),
+            dir.display()
+        ),
+        (false, None) => fresh(base),
+    }
+}
+
+/// Write the trained model as F16 GGUF, Hugging Face safetensors and, for LoRA, a PEFT
+/// adapter; returns the paths written.
+pub(crate) fn export_all(
+    model: &Llama,
+    cfg: &SftConfig,
+    gguf: &Gguf,
+    config: &ModelConfig,
+    out: &Path,
+    base_name: &str,
+) -> Result<Vec<String>> {
+    let mut exports = Vec::new();
+    let gguf_out = out.join("model-f16.gguf");
+    export_gguf(model, gguf, GgmlType::F16, &gguf_out)?;
+    exports.push(gguf_out.display().to_string());
+    let hf = out.join("hf");
+    export_hf(model, config, gguf, &hf)?;
+    exports.push(hf.display().to_string());
+    if cfg.method == Method::Lora {
+        let adapter = out.join("adapter");
+        export_peft(model, config, &cfg.lora, base_name, &adapter)?;
+        exports.push(adapter.display().to_string());
+    }
+    Ok(exports)
+}
+
+/// The progress bar of a training run.
+pub(crate) fn step_bar(total: usize, done: usize) -> ProgressBar {
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] step {pos}/{len} ETA {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_position(done as u64);
+    bar
+}
+
+pub(crate) fn keep_metrics_up_to(path: &Path, step: usize) -> Result<()> {
     let Ok(file) = std::fs::File::open(path) else {
         return Ok(());
     };
