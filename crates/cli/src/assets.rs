@@ -64,6 +64,13 @@ pub fn cache_dir() -> PathBuf {
     home.join(".cache").join("xlingo")
 }
 
+/// Where scripts/fetch-data.sh put the real data: $XLINGO_DATA, else the cache's data/.
+pub fn data_dir() -> PathBuf {
+    std::env::var_os("XLINGO_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache_dir().join("data"))
+}
+
 pub fn cached_path(asset: &Asset) -> PathBuf {
     cache_dir().join("models").join(asset.file_name)
 }

@@ -11,7 +11,7 @@ use xlingo_data::coit::{CoitConfig, Direction, GeneralMix, build_coit};
 use xlingo_data::record::{Instruction, Pair};
 use xlingo_data::sword::join_verses;
 
-use crate::assets::{cache_dir, write_atomically};
+use crate::assets::{data_dir, write_atomically};
 
 #[derive(Subcommand, Debug)]
 pub enum DataCommand {
@@ -132,10 +132,7 @@ fn read_pairs(args: &CoitArgs) -> Result<Vec<Pair>> {
         if args.lang != "es" {
             bail!("--bible gives English–Spanish pairs; --lang must be es");
         }
-        let root = std::env::var_os("XLINGO_DATA")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| cache_dir().join("data"))
-            .join("root/usr/share/sword");
+        let root = data_dir().join("root/usr/share/sword");
         if !root.exists() {
             bail!(
                 "{} not found: run scripts/fetch-data.sh first (it fetches the SWORD modules)",

@@ -1,9 +1,11 @@
 //! `xlingo`: make a LLaMA-family model better at your language, on your own machine.
 
+
 mod assets;
 mod bench;
 mod data;
 mod eval;
+
 mod generate;
 mod inspect;
 mod scaling;
@@ -49,6 +51,9 @@ enum Command {
     /// re-run resumes.
     #[command(subcommand)]
     Eval(eval::EvalCommand),
+    /// Layer-wise representation analysis of parallel text (the UDHR by default): cosine
+    /// similarity of translations, parallel-passage retrieval and PCA per layer, as JSON and SVG.
+
     /// Build training data (CoIT: translation + general instructions for one language).
     #[command(subcommand)]
     Data(data::DataCommand),
@@ -80,6 +85,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Tiny(args) => tiny::run(args),
         Command::Eval(command) => eval::run(command),
+
         Command::Train(command) => train::run(command),
         Command::Data(command) => data::run(command),
         Command::Scaling(command) => scaling::run(command),

@@ -381,7 +381,6 @@ fn load_examples(
     Ok((convert(&splits.train), convert(&splits.valid)))
 }
 
-/// After a crash, metrics.jsonl may hold steps past the checkpoint being resumed: drop them.
 /// The trainer of a run in `out`: restored from its newest checkpoint with `resume` (whose
 /// settings win), else a new one from `fresh` — refusing to start over a previous run.
 pub(crate) fn open_trainer(
@@ -451,6 +450,7 @@ pub(crate) fn step_bar(total: usize, done: usize) -> ProgressBar {
     bar
 }
 
+/// After a crash, metrics.jsonl may hold steps past the checkpoint being resumed: drop them.
 pub(crate) fn keep_metrics_up_to(path: &Path, step: usize) -> Result<()> {
     let Ok(file) = std::fs::File::open(path) else {
         return Ok(());

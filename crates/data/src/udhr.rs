@@ -385,7 +385,10 @@ mod tests {
         );
         let (fr, _) = parse_udhr_html("fra.html", &fr).unwrap();
         let many = align_udhr_many(&[en, es, fr], UdhrLevel::Paragraph);
-        let got: Vec<_> = many.iter().map(|p| (p.name.as_str(), p.texts.join("|"))).collect();
+        let got: Vec<_> = many
+            .iter()
+            .map(|p| (p.name.as_str(), p.texts.join("|")))
+            .collect();
         assert_eq!(
             got,
             vec![

@@ -42,7 +42,9 @@ pub fn sentence_states(model: &Llama, tokens: &[u32], device: &Device) -> Result
     let [layers, _, d] = stacked.dims();
     let mean = rows(stacked.clone().mean_dim(1), layers, d)?;
     let last_token = stacked.narrow(1, t - 1, 1);
-    let normed = model.norm.forward(last_token.clone().narrow(0, layers - 1, 1));
+    let normed = model
+        .norm
+        .forward(last_token.clone().narrow(0, layers - 1, 1));
     let normed_last = rows(normed, 1, d)?.remove(0);
     let last = rows(last_token, layers, d)?;
     Ok(SentenceStates {

@@ -201,25 +201,48 @@ fn sentence_states_pool_real_tokens() {
     assert_eq!(states.mean.len(), config.n_layers + 1);
     assert_eq!(states.mean[0].len(), config.hidden_size);
 
-    let embed = model.model.embed.weight.val().into_data().try_to_vec::<f32>().unwrap();
+    let embed = model
+        .model
+        .embed
+        .weight
+        .val()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     let d = config.hidden_size;
     for j in 0..d {
-        let expected: f32 = ids.iter().map(|&id| embed[id as usize * d + j]).sum::<f32>()
+        let expected: f32 = ids
+            .iter()
+            .map(|&id| embed[id as usize * d + j])
+            .sum::<f32>()
             / ids.len() as f32;
-        assert!((states.mean[0][j] - expected).abs() < 1e-5, "embedding mean, dim {j}");
+        assert!(
+            (states.mean[0][j] - expected).abs() < 1e-5,
+            "embedding mean, dim {j}"
+        );
     }
 
     let mut cache = KvCache::new(config.n_layers);
     let (prefix, last) = PROMPT.split_at(PROMPT.len() - 1);
-    model.model.forward(tokens(prefix, &device), &mut cache, ForwardOptions::default());
+    model.model.forward(
+        tokens(prefix, &device),
+        &mut cache,
+        ForwardOptions::default(),
+    );
     let out = model.model.forward(
         tokens(last, &device),
         &mut cache,
-        ForwardOptions { capture_hidden: true, last_only: true },
+        ForwardOptions {
+            capture_hidden: true,
+            last_only: true,
+        },
     );
     for (layer, h) in out.hidden.into_iter().enumerate() {
         let h = h.into_data().try_to_vec::<f32>().unwrap();
-        assert!(max_abs_diff(&h, &states.last[layer]) < 1e-4, "last token, layer {layer}");
+        assert!(
+            max_abs_diff(&h, &states.last[layer]) < 1e-4,
+            "last token, layer {layer}"
+        );
     }
     // Splitting the model into a frozen bottom and a top (as Lens training does) changes
     // nothing: the bottom's residual is the tap, and the top ends in the normed last state.
@@ -227,12 +250,23 @@ fn sentence_states_pool_real_tokens() {
     for split in [0, 1, n] {
         let bottom = model.model.residual_after(tokens(&PROMPT, &device), split);
         let t = PROMPT.len();
-        let at_last = |x: Tensor<3>| x.narrow(1, t - 1, 1).into_data().try_to_vec::<f32>().unwrap();
+        let at_last = |x: Tensor<3>| {
+            x.narrow(1, t - 1, 1)
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap()
+        };
         assert!(max_abs_diff(&at_last(bottom.clone()), &states.last[split]) < 1e-4);
         let top = model.model.normed_top(bottom, split);
-        assert!(max_abs_diff(&at_last(top), &states.normed_last) < 1e-4, "split {split}");
+        assert!(
+            max_abs_diff(&at_last(top), &states.normed_last) < 1e-4,
+            "split {split}"
+        );
     }
-    assert!(max_abs_diff(&states.normed_last, &states.last[n]) > 1e-3, "the final norm is applied");
+    assert!(
+        max_abs_diff(&states.normed_last, &states.last[n]) > 1e-3,
+        "the final norm is applied"
+    );
     // The mean is not the last token (the test would not notice a pooling mix-up otherwise).
     assert!(max_abs_diff(&states.mean[config.n_layers], &states.last[config.n_layers]) > 1e-3);
 }
