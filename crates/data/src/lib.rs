@@ -14,6 +14,7 @@
 //! file-system wrappers are in [`fs`], natively only.
 
 pub mod alpaca;
+pub mod bundled;
 pub mod coit;
 pub mod error;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
