@@ -203,6 +203,27 @@ pub(crate) fn legend_box(entries: &[LegendEntry], max_label_px: f64, max_h: i32)
     }
 }
 
+/// A legend in rows across at most `max_w` pixels (entries in columns of equal width).
+pub(crate) fn legend_box_wide(entries: &[LegendEntry], max_label_px: f64, max_w: i32) -> LegendBox {
+    let one_column = legend_box(entries, max_label_px, i32::MAX / 2);
+    let column_w = one_column.column_w;
+    let columns =
+        (((max_w - 2 * LEGEND_PAD + 12) / column_w).max(1) as usize).min(entries.len().max(1));
+    let rows = entries.len().div_ceil(columns).max(1);
+    let columns = entries.len().div_ceil(rows).max(1);
+    LegendBox {
+        rect: Rect {
+            left: 0,
+            top: 0,
+            right: 2 * LEGEND_PAD + columns as i32 * column_w - 12,
+            bottom: 2 * LEGEND_PAD + rows as i32 * LEGEND_ROW,
+        },
+        column_w,
+        rows,
+        labels: one_column.labels,
+    }
+}
+
 impl LegendBox {
     pub(crate) fn width(&self) -> i32 {
         self.rect.width()
@@ -247,14 +268,21 @@ fn title_height(lines: usize) -> i32 {
     }
 }
 
-fn lay_out(spec: &ChartSpec, legend_right: i32) -> Layout {
-    // Category labels need the plot width, which needs the y tick labels, which need the plot
-    // height, which needs the category labels: guess the y area, then lay out again with it.
-    let first = lay_out_with(spec, legend_right, None);
-    lay_out_with(spec, legend_right, Some(first.y_area))
+/// Room kept for a legend outside the plot: a column on the right or rows underneath.
+#[derive(Debug, Clone, Copy, Default)]
+struct Reserve {
+    right: i32,
+    below: i32,
 }
 
-fn lay_out_with(spec: &ChartSpec, legend_right: i32, y_area_guess: Option<i32>) -> Layout {
+fn lay_out(spec: &ChartSpec, reserve: Reserve) -> Layout {
+    // Category labels need the plot width, which needs the y tick labels, which need the plot
+    // height, which needs the category labels: guess the y area, then lay out again with it.
+    let first = lay_out_with(spec, reserve, None);
+    lay_out_with(spec, reserve, Some(first.y_area))
+}
+
+fn lay_out_with(spec: &ChartSpec, reserve: Reserve, y_area_guess: Option<i32>) -> Layout {
     let w = spec.width as i32;
     let h = spec.height as i32;
     let title_lines = if spec.title.is_empty() {
@@ -273,7 +301,7 @@ fn lay_out_with(spec: &ChartSpec, legend_right: i32, y_area_guess: Option<i32>) 
     } else {
         (style::AXIS_LABEL_PX * 1.2).ceil() as i32 + 8
     };
-    let right_margin = MARGIN + 12 + legend_right;
+    let right_margin = MARGIN + 12 + reserve.right;
     let y_area_guess = y_area_guess.unwrap_or(y_title_w + 40);
     let mut categories = None;
     let mut x_tick_h = LABEL_DIST + (style::TICK_PX * 1.25).ceil() as i32;
@@ -284,7 +312,7 @@ fn lay_out_with(spec: &ChartSpec, legend_right: i32, y_area_guess: Option<i32>) 
         categories = Some(c);
     }
     let x_area = x_tick_h + x_title_h;
-    let bottom = h - MARGIN - x_area;
+    let bottom = h - MARGIN - x_area - reserve.below;
     let plot_h = (bottom - top).max(20);
     let y_ticks = tick_set(
         &spec.y,
@@ -342,14 +370,16 @@ pub(crate) fn tick_set(axis: &AxisSpec, length: f64, dir: Direction, font_px: f6
     }
 }
 
+/// Category names under the bars: one line each where they fit, else wrapped onto up to
+/// three lines (long words cut), else, when the slots are too narrow to wrap into, turned
+/// to read upwards.
 fn category_labels(cats: &[String], plot_w: f64, chart_h: i32) -> CategoryLabels {
     let slot = plot_w / cats.len().max(1) as f64 - 8.0;
     let line_h = style::TICK_PX * 1.25;
-    let too_wide_word = cats.iter().any(|c| {
-        c.split(' ')
-            .any(|word| style::text_width(word, style::TICK_PX) > slot)
-    });
-    if too_wide_word {
+    let all_fit = cats
+        .iter()
+        .all(|c| style::text_width(c, style::TICK_PX) <= slot);
+    if !all_fit && slot < 60.0 {
         let max_len = f64::from(chart_h) * 0.25;
         let lines: Vec<Vec<String>> = cats
             .iter()
@@ -838,7 +868,7 @@ fn place<'a, 'b>(
     spec: &ChartSpec,
 ) -> Result<(Frame<'a, 'b>, Layout, Option<(LegendBox, bool)>), PlotError> {
     let w = spec.width as i32;
-    let layout = lay_out(spec, 0);
+    let layout = lay_out(spec, Reserve::default());
     if spec.legend.is_empty() {
         let frame = frame_at(root, &layout.axes(spec))?;
         return Ok((frame, layout, None));
@@ -883,12 +913,31 @@ fn place<'a, 'b>(
     }
     if f64::from(plot.width() - lw - 16) >= f64::from(w) * 0.45 {
         // Beside a narrower plot.
-        let layout = lay_out(spec, lw + 4);
+        let layout = lay_out(
+            spec,
+            Reserve {
+                right: lw + 4,
+                below: 0,
+            },
+        );
         let frame = frame_at(root, &layout.axes(spec))?;
         let lb = boxed(w - MARGIN - lw, layout.plot.top);
         return Ok((frame, layout, Some((lb, false))));
     }
-    // No room beside the plot either: the first corner, framed.
+    // No room beside the plot: in rows underneath, if the plot keeps some height.
+    let wide = legend_box_wide(&spec.legend, f64::from(w) * 0.4, w - 2 * MARGIN);
+    let below = wide.height() + 2;
+    if plot.height() - below >= 60 {
+        let layout = lay_out(spec, Reserve { right: 0, below });
+        let frame = frame_at(root, &layout.axes(spec))?;
+        let x = ((w - wide.width()) / 2).max(MARGIN);
+        let lb = wide.at(
+            x,
+            spec.height as i32 - MARGIN - wide.height() + LEGEND_PAD / 2,
+        );
+        return Ok((frame, layout, Some((lb, false))));
+    }
+    // No room anywhere: the first corner, framed.
     let frame = frame_at(root, &layout.axes(spec))?;
     Ok((
         frame,

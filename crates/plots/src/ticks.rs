@@ -191,16 +191,18 @@ pub(crate) enum Direction {
     Vertical,
 }
 
+/// Stacked labels sit at least this far apart (less on short axes, down to 24 px).
 const MIN_VERTICAL_GAP: f64 = 40.0;
 const MIN_HORIZONTAL_GAP: f64 = 48.0;
 const LABEL_GAP: f64 = 14.0;
 
 fn fits(ticks: &[Tick], lo: f64, hi: f64, length_px: f64, dir: Direction, font_px: f64) -> bool {
     let scale = length_px / (hi - lo);
+    let vertical_gap = (length_px / 5.0).clamp(24.0, MIN_VERTICAL_GAP);
     ticks.windows(2).all(|w| {
         let dist = (w[1].0 - w[0].0) * scale;
         match dir {
-            Direction::Vertical => dist >= MIN_VERTICAL_GAP,
+            Direction::Vertical => dist >= vertical_gap,
             Direction::Horizontal => {
                 let need =
                     (text_width(&w[0].1, font_px) + text_width(&w[1].1, font_px)) / 2.0 + LABEL_GAP;
