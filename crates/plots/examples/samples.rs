@@ -351,6 +351,80 @@ fn edge_narrow() -> LineChart {
     chart
 }
 
+/// Many categories: 40 languages, labels turned upwards.
+fn edge_languages() -> BarChart {
+    let mut rng = Lcg(11);
+    let langs: Vec<String> = [
+        "Afrikaans",
+        "Amharic",
+        "Arabic",
+        "Bengali",
+        "Bulgarian",
+        "Catalan",
+        "Chinese",
+        "Czech",
+        "Danish",
+        "Dutch",
+        "Estonian",
+        "Finnish",
+        "French",
+        "German",
+        "Greek",
+        "Gujarati",
+        "Hausa",
+        "Hebrew",
+        "Hindi",
+        "Hungarian",
+        "Icelandic",
+        "Igbo",
+        "Indonesian",
+        "Italian",
+        "Japanese",
+        "Kannada",
+        "Korean",
+        "Latvian",
+        "Lithuanian",
+        "Malay",
+        "Marathi",
+        "Nepali",
+        "Norwegian",
+        "Persian",
+        "Polish",
+        "Portuguese",
+        "Romanian",
+        "Russian",
+        "Swahili",
+        "Yoruba",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let before: Vec<f64> = langs.iter().map(|_| 5.0 + 20.0 * rng.next()).collect();
+    let after: Vec<f64> = before.iter().map(|b| b + 8.0 * rng.next()).collect();
+    BarChart {
+        title: "chrF on FLORES devtest, 40 languages".into(),
+        y_label: "chrF".into(),
+        categories: langs,
+        groups: vec![
+            BarGroup {
+                name: "before".into(),
+                values: before,
+                ..Default::default()
+            },
+            BarGroup {
+                name: "after".into(),
+                values: after,
+                ..Default::default()
+            },
+        ],
+        size: Some(Size {
+            width: 900,
+            height: 420,
+        }),
+        ..Default::default()
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::args()
         .nth(1)
@@ -389,6 +463,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "edge-small",
             "Edge case: 320×200",
             line_chart(&edge_small())?,
+        ),
+        (
+            "edge-languages",
+            "Edge case: forty categories",
+            bar_chart(&edge_languages())?,
         ),
         (
             "edge-narrow",

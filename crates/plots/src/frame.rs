@@ -163,6 +163,8 @@ struct CategoryLabels {
     lines: Vec<Vec<String>>,
     rotated: bool,
     height: i32,
+    /// Label every `stride`-th category (more would overlap).
+    stride: usize,
 }
 
 /// A legend laid out: its box and its entries in columns.
@@ -389,10 +391,13 @@ fn category_labels(cats: &[String], plot_w: f64, chart_h: i32) -> CategoryLabels
             .iter()
             .map(|l| style::text_width(&l[0], style::TICK_PX))
             .fold(0.0, f64::max);
+        let pitch = slot + 8.0;
+        let stride = ((style::TICK_PX * 1.3) / pitch).ceil().max(1.0) as usize;
         return CategoryLabels {
             lines,
             rotated: true,
             height: longest.ceil() as i32 + 4,
+            stride,
         };
     }
     let lines: Vec<Vec<String>> = cats
@@ -404,6 +409,7 @@ fn category_labels(cats: &[String], plot_w: f64, chart_h: i32) -> CategoryLabels
         lines,
         rotated: false,
         height: (n as f64 * line_h).ceil() as i32,
+        stride: 1,
     }
 }
 
@@ -948,7 +954,7 @@ fn place<'a, 'b>(
 
 fn draw_categories(frame: &Frame<'_, '_>, c: &CategoryLabels) -> Result<(), PlotError> {
     let (_, (y0, _)) = frame.ranges();
-    for (i, lines) in c.lines.iter().enumerate() {
+    for (i, lines) in c.lines.iter().enumerate().step_by(c.stride) {
         let (cx, axis_y) = frame.px(i as f64, y0);
         if c.rotated {
             let style =
