@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 pub use bar::{BarChart, BarGroup, bar_chart};
 pub use error::PlotError;
-pub use line::{LineChart, LineSeries, line_chart};
+pub use line::{AUTO_MARKER_LIMIT, LineChart, LineSeries, line_chart};
 pub use scaling::{BandPoint, ScalingChart, ScalingSeries, scaling_chart};
 pub use scatter::{ScatterGroup, ScatterPanel, ScatterPanels, scatter_panels};
 pub use style::PALETTE;
