@@ -19,10 +19,12 @@ cargo fmt --all -- --check
 echo "[test] cargo clippy"
 cargo clippy -q --workspace --all-targets -- -D warnings
 echo "[test] wasm32 build of the wasm-safe crates; lints of the web app"
-cargo check -q -p xlingo-formats -p xlingo-model -p xlingo-gpu -p xlingo-eval -p xlingo-data --target wasm32-unknown-unknown
+cargo check -q -p xlingo-formats -p xlingo-model -p xlingo-gpu -p xlingo-eval -p xlingo-data -p xlingo-plots --target wasm32-unknown-unknown
 cargo clippy -q -p xlingo-web --target wasm32-unknown-unknown -- -D warnings
 echo "[test] cargo test"
 cargo test --workspace
+echo "[test] wasm32 test of crates/plots in Node (no DOM; the same SVG bytes as natively)"
+cargo test -p xlingo-plots --target wasm32-unknown-unknown --test wasm
 echo "[test] wasm32 browser tests of crates/gpu (headless Chromium, WebGPU on SwiftShader)"
 # webdriver.json beside crates/gpu/Cargo.toml enables WebGPU; never add -q (the runner rejects it).
 CHROMEDRIVER=/usr/bin/chromedriver CARGO_PROFILE_DEV_DEBUG=0 cargo test -p xlingo-gpu --target wasm32-unknown-unknown
