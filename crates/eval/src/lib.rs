@@ -8,7 +8,13 @@
 //! - off-target rate ([`langid`]): how often an output is not in the language asked for;
 //! - scaling laws ([`scaling`]): translation quality against data size (four concave forms,
 //!   chosen by AICc, delta-method bands) and the exact allocation of a data budget across
-//!   languages that maximises the weighted predicted quality.
+//!   languages that maximises the weighted predicted quality;
+//! - representations ([`repr`]): per-layer cross-lingual similarity (raw and centred cosine,
+//!   chance level) and parallel-sentence retrieval of the hidden states of parallel sentences,
+//!   with a joint 2-D PCA ([`pca`]);
+//! - language subspaces ([`subspace`]): the LSAR probe Lens uses (a language-agnostic direction,
+//!   an r-dimensional language-specific subspace and each language's shift from the pivot),
+//!   stored as safetensors bytes.
 //!
 //! spBLEU (sacreBLEU's `flores101` / `flores200` tokenisers) is not here: it needs the FLORES
 //! SentencePiece models, which this project cannot download, and a SentencePiece
@@ -19,16 +25,27 @@ pub mod chrf;
 mod corpus;
 pub mod error;
 pub mod langid;
+pub mod pca;
 mod pystr;
 pub mod qa;
+pub mod repr;
 pub mod scaling;
 pub mod signature;
 pub mod squad;
+pub mod subspace;
 pub mod tokenize;
 
 pub use bleu::{BleuConfig, BleuScore, Smoothing, corpus_bleu, sentence_bleu};
 pub use chrf::{ChrfConfig, ChrfScore, corpus_chrf, sentence_chrf};
 pub use corpus::transpose_streams;
-pub use error::{LangIdError, MetricError, ReadError};
+pub use error::{LangIdError, MetricError, ReadError, ReprError};
+pub use pca::{Pca2Fit, pca_2d};
+pub use repr::{
+    LanguageStates, LayerAnalysis, PairStats, Pca2, ReprAnalysis, ReprOptions, analyze,
+};
 pub use signature::{SACREBLEU_VERSION, Signature};
+pub use subspace::{
+    LayerSubspaces, ProbeOptions, from_safetensors, probe_layer, safetensors_metadata,
+    to_safetensors,
+};
 pub use tokenize::Tokenizer;
