@@ -186,6 +186,22 @@ pub enum ReprError {
     Format(String),
 }
 
+impl ReprError {
+    /// Names `layer` in an error from input given without one ([`crate::subspace::probe_layer`]
+    /// sees one layer and does not know its index): `probe_layer(..).map_err(|e| e.at_layer(i))`.
+    pub fn at_layer(mut self, at: usize) -> Self {
+        match &mut self {
+            ReprError::TooFewVectors { layer, .. }
+            | ReprError::Dimension { layer, .. }
+            | ReprError::NonFinite { layer, .. } => {
+                layer.get_or_insert(at);
+            }
+            _ => {}
+        }
+        self
+    }
+}
+
 fn at_layer(layer: &Option<usize>) -> String {
     layer.map(|l| format!(", layer {l}")).unwrap_or_default()
 }

@@ -24,6 +24,7 @@ pub mod bleu;
 pub mod chrf;
 mod corpus;
 pub mod error;
+mod jacobi;
 pub mod langid;
 pub mod pca;
 mod pystr;

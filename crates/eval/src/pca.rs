@@ -11,10 +11,11 @@
 //! Signs: each component is flipped so that its largest-magnitude loading (the first such on a
 //! tie) is positive, so plots of the same data always look the same.
 
-use nalgebra::{DMatrix, DVector, SymmetricEigen};
+use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ReprError;
+use crate::jacobi::symmetric_eigen;
 
 /// Columns in the iteration block: 2 wanted + 8 for faster convergence.
 const BLOCK: usize = 10;
@@ -155,25 +156,18 @@ fn leading_eigenpairs(
     loop {
         iterations += 1;
         let y = x.tr_mul(&(x * &q)); // XᵀX Q, d × k
-        let mut b = q.tr_mul(&y);
-        b = (&b + b.transpose()) * 0.5;
-        let eigen =
-            SymmetricEigen::try_new(b, f64::EPSILON, 10_000).ok_or(ReprError::NoConvergence {
-                what: "PCA: eigen-decomposition of the Rayleigh quotient",
-            })?;
-        let mut order: Vec<usize> = (0..k).collect();
-        order.sort_by(|&i, &j| eigen.eigenvalues[j].total_cmp(&eigen.eigenvalues[i]));
-        let theta = [
-            eigen.eigenvalues[order[0]].max(0.0),
-            eigen.eigenvalues[order[1]].max(0.0),
-        ];
+        let b = q.tr_mul(&y);
+        let (values, eigenvectors) = symmetric_eigen(&b).ok_or(ReprError::NoConvergence {
+            what: "PCA: eigen-decomposition of the Rayleigh quotient",
+        })?;
+        let theta = [values[0].max(0.0), values[1].max(0.0)];
         let mut vectors = [DVector::zeros(dim), DVector::zeros(dim)];
         let mut residual_ok = true;
-        for (slot, &index) in order.iter().take(2).enumerate() {
-            let e = eigen.eigenvectors.column(index);
+        for (slot, &value) in values.iter().take(2).enumerate() {
+            let e = eigenvectors.column(slot);
             let v = &q * e;
             let cv = &y * e;
-            let residual = (&cv - &v * eigen.eigenvalues[index]).norm();
+            let residual = (&cv - &v * value).norm();
             // Exact (whole space) when k == dim; otherwise judged against the leading
             // eigenvalue (or the total, when everything is ~0).
             let scale = theta[0].max(total_ss * f64::EPSILON);

@@ -32,12 +32,13 @@
 
 use std::collections::HashMap;
 
-use nalgebra::{DMatrix, DVector, SVD};
+use nalgebra::{DMatrix, DVector};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ReprError;
+use crate::jacobi::{self, ThinSvd};
 use crate::pca::fix_sign;
 
 /// Relative cut-off of the pseudo-inverse: singular values of `W'` at or below this times the
@@ -137,7 +138,7 @@ pub fn probe_layer(
 
     // First SVD: the rank-r language structure of the centred means.
     let first = thin_svd(&w - &w_c * &ones_t, "the SVD of the centred language means")?;
-    let singular_values: Vec<f64> = first.s.iter().copied().collect();
+    let singular_values = first.s.clone();
     let ratio = if first.s[0] > 0.0 {
         first.s[rank - 1] / first.s[0]
     } else {
@@ -147,7 +148,7 @@ pub fn probe_layer(
         return Err(ReprError::DegenerateMeans { rank, ratio });
     }
     let w_s = first.u.columns(0, rank);
-    let gamma_t = DMatrix::from_fn(rank, n_langs, |k, l| first.s[k] * first.v_t[(k, l)]);
+    let gamma_t = DMatrix::from_fn(rank, n_langs, |k, l| first.s[k] * first.v[(l, k)]);
     let w_prime = &w_c * &ones_t + w_s * gamma_t;
 
     // w_c' = pinv(W')ᵀ·1 / ‖·‖²; pinv(W')ᵀ = U S⁺ Vᵀ.
@@ -157,7 +158,7 @@ pub fn probe_layer(
     for k in 0..second.s.len() {
         let sigma = second.s[k];
         if sigma > cutoff {
-            let v_dot_ones: f64 = second.v_t.row(k).sum();
+            let v_dot_ones: f64 = second.v.column(k).sum();
             p.axpy(v_dot_ones / sigma, &second.u.column(k), 1.0);
         }
     }
@@ -287,24 +288,8 @@ fn validate(states: &[(String, Vec<Vec<f32>>)]) -> Result<usize, ReprError> {
     Ok(dim)
 }
 
-/// A thin SVD, singular values descending: `u` is d × k, `v_t` is k × L, k = min(d, L).
-struct ThinSvd {
-    u: DMatrix<f64>,
-    s: DVector<f64>,
-    v_t: DMatrix<f64>,
-}
-
 fn thin_svd(m: DMatrix<f64>, what: &'static str) -> Result<ThinSvd, ReprError> {
-    let no_convergence = ReprError::NoConvergence { what };
-    let svd = SVD::try_new(m, true, true, f64::EPSILON, 100_000).ok_or(no_convergence.clone())?;
-    match (svd.u, svd.v_t) {
-        (Some(u), Some(v_t)) if svd.singular_values.iter().all(|s| s.is_finite()) => Ok(ThinSvd {
-            u,
-            s: svd.singular_values,
-            v_t,
-        }),
-        _ => Err(no_convergence),
-    }
+    jacobi::thin_svd(&m).ok_or(ReprError::NoConvergence { what })
 }
 
 impl LayerSubspaces {

@@ -164,6 +164,8 @@ fn identical_scaled_and_shifted_copies_align_perfectly() {
             assert!(p.cosine_unrelated.abs() < 0.05, "{p:?}");
         }
         assert_eq!(layer.mean_retrieval, 1.0);
+        // d = 24 > 10: the PCA iterates, and converges.
+        assert!(layer.pca.as_ref().unwrap().converged);
     }
 }
 

@@ -94,15 +94,3 @@ pub fn projector(basis: &[Vec<f64>], d: usize) -> DMatrix<f64> {
     }
     p
 }
-
-/// Largest principal angle (radians) between the spans of two orthonormal sets of equal size.
-pub fn max_principal_angle(a: &[Vec<f64>], b: &[Vec<f64>]) -> f64 {
-    let m = DMatrix::from_fn(a.len(), b.len(), |i, j| dot(&a[i], &b[j]));
-    let smallest_cosine = m
-        .singular_values()
-        .iter()
-        .copied()
-        .fold(f64::INFINITY, f64::min)
-        .min(1.0);
-    smallest_cosine.acos()
-}
