@@ -30,6 +30,9 @@ pub enum EvalCommand {
     /// Answer SQuAD-format questions (XQuAD, MLQA) and score them: exact match, F1,
     /// inclusion accuracy and the off-target rate.
     Qa(QaArgs),
+    /// Answer open-ended instructions in one language and measure whether the answers are in
+    /// it (the off-target rate; Lens's open-ended check), with the answers' lengths.
+    Chat(ChatArgs),
 }
 
 /// What every evaluation shares: the model, how to prompt it, and where results go.
@@ -100,11 +103,102 @@ pub struct QaArgs {
     lang: String,
 }
 
+#[derive(Args, Debug)]
+pub struct ChatArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Instructions: JSONL objects keyed by language (`{"id": …, "en": …, "es": …}`, as
+    /// crates/data/assets/lens-prompts.jsonl) or a text file with one instruction per line.
+    #[arg(long)]
+    prompts: PathBuf,
+    /// ISO 639-1 code of the instructions' language (answers are expected in it).
+    #[arg(long)]
+    lang: String,
+    /// Skip the first N instructions (e.g. to evaluate on held-out ones).
+    #[arg(long, default_value_t = 0)]
+    skip: usize,
+}
+
 pub fn run(command: EvalCommand) -> Result<()> {
     match command {
         EvalCommand::Translation(args) => translation(args),
         EvalCommand::Qa(args) => qa(args),
+        EvalCommand::Chat(args) => chat(args),
     }
+}
+
+/// Instructions in `lang` from JSONL (field `lang`, id from `id` or the line) or plain lines.
+fn read_instructions(path: &Path, lang: &str) -> Result<Vec<(String, String)>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let jsonl = path.extension().is_some_and(|e| e == "jsonl");
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let id = format!("line-{}", n + 1);
+        if !jsonl {
+            out.push((id, line.trim().to_string()));
+            continue;
+        }
+        let value: Value = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not a JSON object", path.display(), n + 1))?;
+        let Some(prompt) = value.get(lang).and_then(Value::as_str) else {
+            bail!("{}:{}: no string field `{lang}`", path.display(), n + 1);
+        };
+        let id = value
+            .get("id")
+            .and_then(Value::as_str)
+            .map_or(id, str::to_string);
+        out.push((id, prompt.to_string()));
+    }
+    Ok(out)
+}
+
+fn chat(args: ChatArgs) -> Result<()> {
+    let all = read_instructions(&args.prompts, &args.lang)?;
+    let rest = all.get(args.skip..).unwrap_or_default();
+    let n = args.common.limit.unwrap_or(rest.len()).min(rest.len());
+    if n == 0 {
+        bail!("{}: no instructions left to answer", args.prompts.display());
+    }
+    let items: Vec<Item> = rest[..n]
+        .iter()
+        .map(|(id, prompt)| Item {
+            id: id.clone(),
+            instruction: prompt.clone(),
+            input: String::new(),
+        })
+        .collect();
+    let predictions = predict(&args.common, &items)?;
+    let outputs: Vec<&str> = items
+        .iter()
+        .map(|it| predictions[&it.id].as_str())
+        .collect();
+    let off = langid::off_target_rate(&outputs, &args.lang)?;
+    let mean_chars =
+        outputs.iter().map(|o| o.chars().count()).sum::<usize>() as f64 / outputs.len() as f64;
+    println!(
+        "off-target {:.1}% of {} answers in `{}`; mean answer {:.0} characters",
+        off.rate * 100.0,
+        outputs.len(),
+        args.lang,
+        mean_chars
+    );
+    let summary = json!({
+        "task": "chat",
+        "model": args.common.model,
+        "prompts": args.prompts.display().to_string(),
+        "lang": args.lang,
+        "skip": args.skip,
+        "items": n,
+        "prompt": format!("{:?}", args.common.prompt).to_lowercase(),
+        "decoding": {"greedy": true, "max_tokens": args.common.max_tokens},
+        "mean_answer_chars": mean_chars,
+        "off_target": off_target_json(&off),
+    });
+    write_summary(&args.common.out, &summary)
 }
 
 /// x-LLM's QA instruction and input layout.

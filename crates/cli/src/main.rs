@@ -1,13 +1,17 @@
 //! `xlingo`: make a LLaMA-family model better at your language, on your own machine.
 
-
+mod analyze;
 mod assets;
 mod bench;
 mod data;
 mod eval;
+mod figures;
 
 mod generate;
 mod inspect;
+mod lens;
+mod parallel;
+mod report;
 mod scaling;
 mod session;
 mod tiny;
@@ -53,7 +57,14 @@ enum Command {
     Eval(eval::EvalCommand),
     /// Layer-wise representation analysis of parallel text (the UDHR by default): cosine
     /// similarity of translations, parallel-passage retrieval and PCA per layer, as JSON and SVG.
-
+    Analyze(analyze::AnalyzeArgs),
+    /// Lens: probe the language-agnostic and language-specific subspaces, and tune the top
+    /// layers to pull languages toward the pivot in one and push them apart in the other.
+    #[command(subcommand)]
+    Lens(lens::LensCommand),
+    /// One self-contained HTML page with the charts of xlingo outputs (analysis, Lens probes,
+    /// training runs, evaluations, scaling fits, benchmarks).
+    Report(report::ReportArgs),
     /// Build training data (CoIT: translation + general instructions for one language).
     #[command(subcommand)]
     Data(data::DataCommand),
@@ -85,6 +96,9 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Tiny(args) => tiny::run(args),
         Command::Eval(command) => eval::run(command),
+        Command::Analyze(args) => analyze::run(args),
+        Command::Lens(command) => lens::run(command),
+        Command::Report(args) => report::run(args),
 
         Command::Train(command) => train::run(command),
         Command::Data(command) => data::run(command),

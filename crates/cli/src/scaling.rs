@@ -63,7 +63,20 @@ struct LanguageFit {
     report: FitReport,
     /// The chosen law, for `allocate`.
     law: Law,
+    /// The chosen law and its 95% band on a log-spaced grid over the data's sizes.
     band: Option<xlingo_eval::scaling::ConfidenceBand>,
+    /// The points fitted, [[size, score], ...].
+    #[serde(default)]
+    observed: Vec<[f64; 2]>,
+}
+
+/// 48 sizes spaced evenly on a log scale from the smallest to the largest.
+fn log_grid(xs: &[f64]) -> Vec<f64> {
+    let lo = xs.iter().copied().fold(f64::INFINITY, f64::min).ln();
+    let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max).ln();
+    (0..48)
+        .map(|i| (lo + (hi - lo) * i as f64 / 47.0).exp())
+        .collect()
 }
 
 pub fn run(command: ScalingCommand) -> Result<()> {
@@ -113,18 +126,27 @@ fn fit(args: FitArgs) -> Result<()> {
                 }
             );
         }
-        let band = chosen.confidence_band(&xs, 0.95).ok();
+        let band = chosen.confidence_band(&log_grid(&xs), 0.95).ok();
         out.insert(
             lang.clone(),
             LanguageFit {
                 law: chosen.law,
                 report,
                 band,
+                observed: pts.clone(),
             },
         );
     }
-    write_atomically(&args.out, serde_json::to_string_pretty(&out)?.as_bytes())?;
-    eprintln!("[xlingo] wrote {}", args.out.display());
+    let json = serde_json::to_value(&out)?;
+    write_atomically(&args.out, serde_json::to_string_pretty(&json)?.as_bytes())?;
+    let figure = crate::figures::scaling_figure(&json)?;
+    let svg = args.out.with_extension("svg");
+    write_atomically(&svg, figure.svg.as_bytes())?;
+    eprintln!(
+        "[xlingo] wrote {} and {}",
+        args.out.display(),
+        svg.display()
+    );
     Ok(())
 }
 

@@ -37,13 +37,13 @@ pub enum TrainCommand {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum MethodArg {
+pub(crate) enum MethodArg {
     Lora,
     Full,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum TrainDevice {
+pub(crate) enum TrainDevice {
     /// burn's CPU backend.
     Cpu,
     /// burn's wgpu backend (Vulkan, Metal, DX12).
@@ -249,7 +249,14 @@ fn sft(args: SftArgs) -> Result<()> {
     let exports = if args.no_export {
         Vec::new()
     } else {
-        export_all(trainer.model(), &cfg, &gguf, &config, &args.out, &args.model)?
+        export_all(
+            trainer.model(),
+            &cfg,
+            &gguf,
+            &config,
+            &args.out,
+            &args.model,
+        )?
     };
     let summary = json!({
         "model": args.model, "data": args.data, "method": cfg.method,

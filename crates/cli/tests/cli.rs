@@ -515,7 +515,7 @@ fn train_sft_logs_checkpoints_resumes_after_a_crash_and_exports() {
     assert_eq!(losses(&crashed).len(), 5);
     let again = train(&crashed, &[], None);
     assert_clean_failure(&again, &["already holds a run", "--resume"]);
-    let resumed = train(&crashed, &["--resume"], None);
+    let resumed = train(&crashed, &["--steps", "6", "--resume"], None);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     assert!(
         stderr(&resumed).contains("resuming from"),
@@ -583,8 +583,27 @@ fn scaling_fit_and_allocate_from_json() {
             .unwrap()
             .clone();
         assert!(fit["r2"].as_f64().unwrap() > 0.99, "{lang}: {fit}");
-        assert_eq!(report[lang]["band"]["points"].as_array().unwrap().len(), 7);
+        // The band runs on a log grid from the smallest to the largest size fitted, and
+        // contains the fitted curve.
+        let band = report[lang]["band"]["points"].as_array().unwrap();
+        assert_eq!(band.len(), 48);
+        let observed = report[lang]["observed"].as_array().unwrap();
+        assert_eq!(observed.len(), 7);
+        let x = |v: &serde_json::Value| v.as_f64().unwrap();
+        assert!((x(&band[0]["x"]) - x(&observed[0][0])).abs() < 1e-6);
+        assert!((x(&band[47]["x"]) - x(&observed[6][0])).abs() < 1e-3);
+        for p in band {
+            assert!(
+                x(&p["lower"]) <= x(&p["y"]) && x(&p["y"]) <= x(&p["upper"]),
+                "{p}"
+            );
+        }
     }
+    let svg = std::fs::read_to_string(fits.with_extension("svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("es (") && svg.contains("zh ("),
+        "{svg:.300}"
+    );
 
     let available = dir.join("available.json");
     std::fs::write(&available, r#"{"es": 20000, "zh": 20000}"#).unwrap();
@@ -631,4 +650,228 @@ fn scaling_fit_and_allocate_from_json() {
         path_str(&alloc),
     ]);
     assert_clean_failure(&out, &["missing.json", "`zh`"]);
+}
+
+/// Parallel prompts for the tiny model (its byte-level tokenizer reads any text).
+fn write_parallel_prompts(dir: &Path, n: usize) -> PathBuf {
+    let path = dir.join("prompts.jsonl");
+    let lines: Vec<String> = (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "id": format!("p{i:03}"),
+                "en": format!("Tell me about number {i}, please."),
+                "es": format!("Háblame del número {i}, por favor."),
+                "zh": format!("请告诉我关于数字{i}的事。"),
+            })
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn lens_probes_trains_resumes_after_a_crash_and_exports() {
+    let (dir, model) = fresh_dir_with_tiny_model("lens");
+    let prompts = write_parallel_prompts(&dir, 12);
+    let space = dir.join("space");
+    let common = [
+        "--model",
+        path_str(&model),
+        "--langs",
+        "en,es,zh",
+        "--prompts",
+        path_str(&prompts),
+    ];
+    let mut args = vec!["lens", "probe", "--out", path_str(&space)];
+    args.extend(common);
+    let probed = xlingo(&args);
+    assert!(probed.status.success(), "{}", stderr(&probed));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(space.join("subspaces.json")).unwrap()).unwrap();
+    assert_eq!(summary["rank"], 2, "L − 1 for 3 languages");
+    assert_eq!(summary["prompts"], 12);
+    let layers = summary["layers"].as_array().unwrap();
+    assert_eq!(
+        layers.len(),
+        2,
+        "one entry per decoder layer of the tiny model"
+    );
+    assert!(space.join("subspaces.safetensors").exists());
+    assert!(space.join("lens-subspaces.svg").exists());
+
+    let train = |out: &Path, extra: &[&str], abort: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xlingo"));
+        cmd.args([
+            "lens",
+            "train",
+            "--space",
+            path_str(&space),
+            "--out",
+            path_str(out),
+        ])
+        .args(common)
+        .args(["--grad-accum", "2", "--lr", "0.003", "--top-layers", "1"])
+        .args(["--save-every", "2"])
+        .args(extra)
+        .env("XLINGO_CACHE", scratch());
+        if let Some(step) = abort {
+            cmd.env("XLINGO_ABORT_AFTER_STEP", step);
+        }
+        cmd.output().unwrap()
+    };
+    let whole = dir.join("whole");
+    let done = train(&whole, &["--steps", "6"], None);
+    assert!(done.status.success(), "{}", stderr(&done));
+    let metrics = read_jsonl(&whole.join("metrics.jsonl"));
+    assert_eq!(metrics.len(), 7, "step 0 and 6 steps");
+    let total = |m: &serde_json::Value| m["eval"]["total"].as_f64().unwrap();
+    assert!(
+        total(&metrics[6]) < total(&metrics[0]),
+        "the Lens loss falls: {} → {}",
+        total(&metrics[0]),
+        total(&metrics[6])
+    );
+    assert_eq!(
+        metrics[0]["eval"]["retain"], 0.0,
+        "nothing moved before training"
+    );
+
+    let crashed = dir.join("crashed");
+    let aborted = train(&crashed, &["--steps", "6"], Some("3"));
+    assert!(!aborted.status.success(), "the abort hook stops the run");
+    let resumed = train(&crashed, &["--steps", "6", "--resume"], None);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let again = read_jsonl(&crashed.join("metrics.jsonl"));
+    let losses = |m: &[serde_json::Value]| -> Vec<String> {
+        m.iter()
+            .map(|l| format!("{} {}", l["step"], l["loss"]))
+            .collect()
+    };
+    assert_eq!(losses(&again), losses(&metrics), "resume continues exactly");
+
+    let exported = dir.join("exported");
+    let ok = train(
+        &exported,
+        &["--method", "lora", "--rank", "2", "--steps", "2"],
+        None,
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(exported.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["config"]["top_layers"], 1);
+    assert_eq!(summary["steps"], 2);
+    // Only the top layer has adapters, and PEFT is told so.
+    let adapter: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(exported.join("adapter/adapter_config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(adapter["layers_to_transform"], serde_json::json!([1]));
+    let generated = xlingo(&[
+        "generate",
+        "--model",
+        path_str(&exported.join("model-f16.gguf")),
+        "--prompt",
+        "hola",
+        "--max-tokens",
+        "4",
+    ]);
+    assert!(generated.status.success(), "{}", stderr(&generated));
+
+    let missing = xlingo(&[
+        "lens",
+        "train",
+        "--space",
+        path_str(&space),
+        "--out",
+        path_str(&dir.join("bad")),
+        "--model",
+        path_str(&model),
+        "--langs",
+        "en,fr",
+        "--prompts",
+        path_str(&prompts),
+    ]);
+    assert_clean_failure(&missing, &["fr"]);
+}
+
+#[test]
+fn analyze_writes_layerwise_similarity_and_resumes() {
+    let (dir, model) = fresh_dir_with_tiny_model("analyze");
+    let mut files = Vec::new();
+    for (lang, words) in [
+        ("en", "one two three"),
+        ("es", "uno dos tres"),
+        ("de", "eins zwei drei"),
+    ] {
+        let lines: Vec<String> = (0..6).map(|i| format!("{words} {i}")).collect();
+        let path = dir.join(format!("text.{lang}"));
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        files.push(format!("{lang}={}", path.display()));
+    }
+    let out = dir.join("out");
+    let run = || {
+        let mut args = vec![
+            "analyze",
+            "--model",
+            path_str(&model),
+            "--out",
+            path_str(&out),
+        ];
+        for f in &files {
+            args.extend(["--file", f.as_str()]);
+        }
+        xlingo(&args)
+    };
+    let first = run();
+    assert!(first.status.success(), "{}", stderr(&first));
+    let analysis: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("analysis.json")).unwrap()).unwrap();
+    assert_eq!(analysis["passages"], 6);
+    let layers = analysis["pooling"]["mean"]["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 3, "embeddings and 2 layers");
+    assert_eq!(
+        layers[0]["pairs"].as_array().unwrap().len(),
+        3,
+        "3 language pairs"
+    );
+    for layer in layers {
+        let cos = layer["mean_cosine"].as_f64().unwrap();
+        assert!((-1.0..=1.0).contains(&cos), "{cos}");
+    }
+    for svg in ["similarity.svg", "retrieval.svg", "pca.svg"] {
+        assert!(out.join(svg).exists(), "{svg}");
+    }
+    let second = run();
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("states from"),
+        "{}",
+        stderr(&second)
+    );
+    let again: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("analysis.json")).unwrap()).unwrap();
+    assert_eq!(
+        again["pooling"], analysis["pooling"],
+        "the cached states give the same analysis"
+    );
+
+    let bad = xlingo(&[
+        "analyze",
+        "--model",
+        path_str(&model),
+        "--out",
+        path_str(&out),
+        "--file",
+        "xx",
+    ]);
+    assert_clean_failure(&bad, &["LANG=FILE"]);
 }

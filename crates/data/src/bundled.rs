@@ -25,7 +25,10 @@ mod tests {
         for (i, line) in lines.iter().enumerate() {
             assert_eq!(line["id"], format!("p{:03}", i + 1));
             for lang in LENS_PROMPT_LANGS {
-                assert!(!line[lang].as_str().unwrap().trim().is_empty(), "{i} {lang}");
+                assert!(
+                    !line[lang].as_str().unwrap().trim().is_empty(),
+                    "{i} {lang}"
+                );
             }
         }
     }
