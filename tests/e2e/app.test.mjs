@@ -315,3 +315,43 @@ test('a model file dropped on the page loads', async () => {
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('the Results view charts xlingo output files and says which it cannot', async () => {
+  // Real outputs of the CLI where cheap (a scaling fit), hand-made ones in the CLI's formats
+  // for a training log and an evaluation summary, and a JSON file that is neither.
+  const points = join(work, 'points.json');
+  writeFileSync(points, JSON.stringify({
+    es: [[500, 8.1], [1000, 11.9], [2000, 15.2], [4000, 17.8], [8000, 19.9], [16000, 21.3]],
+  }));
+  const fits = join(work, 'fits.json');
+  xlingo(['scaling', 'fit', '--points', points, '--out', fits]);
+  const metrics = join(work, 'metrics.jsonl');
+  writeFileSync(metrics, [
+    { step: 0, valid_loss: 3.7 }, { step: 1, loss: 3.5, lr: 1e-4 }, { step: 2, loss: 3.1, lr: 2e-4, valid_loss: 3.2 },
+  ].map((l) => JSON.stringify(l)).join('\n') + '\n');
+  const summary = join(work, 'summary.json');
+  writeFileSync(summary, JSON.stringify({
+    task: 'translation', items: 20, model: 'tiny', bleu: { score: 3.9, signature: 'nrefs:1' },
+    chrf: { score: 19.1 }, 'chrf++': { score: 18.7 }, off_target: { rate: 0.05 },
+  }));
+  const junk = join(work, 'settings.json');
+  writeFileSync(junk, JSON.stringify({ colour: 'blue' }));
+
+  const { page, errors } = await openApp();
+  await page.locator('[data-testid=results-tab]').click();
+  await page.locator('[data-testid=results-files]').setInputFiles([fits, metrics, summary, junk]);
+  await page.locator('figure.chart').nth(2).waitFor({ timeout: 30_000 });
+  const files = await page.locator('figure.chart').evaluateAll((fs) => fs.map((f) => f.dataset.file));
+  assert.deepEqual(files.sort(), ['eval.svg', 'loss.svg', 'scaling.svg']);
+  const scaling = page.locator('figure.chart[data-file="scaling.svg"] svg');
+  assert.match(await scaling.innerHTML(), /es \(/);
+  // Six observed points, drawn as markers (plus the legend's).
+  assert.ok((await scaling.locator('circle').count()) >= 6);
+  const notice = await page.locator('.results .notice').innerText();
+  assert.match(notice, /settings\.json: not an xlingo output/);
+  // Back to the chat and again: the page still works.
+  await page.getByRole('button', { name: 'Chat' }).click();
+  await page.locator('[data-testid=model-file]').waitFor();
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -97,6 +97,14 @@ pub enum Msg {
     Tick,
     Theme(String),
     Dismiss,
+    Page(Page),
+}
+
+/// What the main area shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    Chat,
+    Results,
 }
 
 pub struct App {
@@ -120,6 +128,7 @@ pub struct App {
     problem: Option<Problem>,
     notice: Option<String>,
     transcript: NodeRef,
+    page: Page,
 }
 
 const DEFAULT_SYSTEM: &str = "You are a helpful assistant.";
@@ -154,6 +163,7 @@ impl Component for App {
             problem: None,
             notice: None,
             transcript: NodeRef::default(),
+            page: Page::Chat,
         }
     }
 
@@ -254,6 +264,7 @@ impl Component for App {
                 self.problem = None;
                 self.notice = None;
             }
+            Msg::Page(page) => self.page = page,
         }
         true
     }
@@ -276,12 +287,16 @@ impl Component for App {
                         { self.view_settings(ctx) }
                         { self.view_gpu() }
                     </aside>
-                    <main class="chat">
-                        { self.view_problem(ctx) }
-                        { self.view_transcript() }
-                        { self.view_stats() }
-                        { self.view_composer(ctx) }
-                    </main>
+                    if self.page == Page::Results {
+                        <main class="results-page"><crate::results::Results /></main>
+                    } else {
+                        <main class="chat">
+                            { self.view_problem(ctx) }
+                            { self.view_transcript() }
+                            { self.view_stats() }
+                            { self.view_composer(ctx) }
+                        </main>
+                    }
                 </div>
             </div>
         }
@@ -532,6 +547,7 @@ impl App {
             },
             Some(_) => html! { <span class="badge bad">{ "WebGPU unavailable" }</span> },
         };
+        let chat_current = self.page == Page::Chat;
         html! {
             <header class="topbar">
                 <div class="brand">
@@ -539,6 +555,14 @@ impl App {
                     <span class="name">{ "xlingo" }</span>
                     <span class="tagline">{ "chat with a language model on your own GPU" }</span>
                 </div>
+                <nav class="tabs" aria-label="View">
+                    <button class={classes!(chat_current.then_some("current"))}
+                        aria-pressed={chat_current.to_string()}
+                        onclick={ctx.link().callback(|_| Msg::Page(Page::Chat))}>{ "Chat" }</button>
+                    <button class={classes!((!chat_current).then_some("current"))}
+                        aria-pressed={(!chat_current).to_string()} data-testid="results-tab"
+                        onclick={ctx.link().callback(|_| Msg::Page(Page::Results))}>{ "Results" }</button>
+                </nav>
                 <div class="topbar-right">
                     { badge }
                     <label class="theme">

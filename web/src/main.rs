@@ -9,6 +9,8 @@ mod chat;
 mod glue;
 #[cfg(target_family = "wasm")]
 mod model;
+#[cfg(target_family = "wasm")]
+mod results;
 
 #[cfg(target_family = "wasm")]
 fn main() {

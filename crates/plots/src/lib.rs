@@ -21,6 +21,7 @@
 
 mod bar;
 mod error;
+pub mod figures;
 mod frame;
 mod line;
 pub mod report;
