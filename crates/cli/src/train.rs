@@ -121,6 +121,10 @@ pub struct SftArgs {
     /// Skip the exports at the end.
     #[arg(long)]
     no_export: bool,
+    /// Also append each step's micro-batches (token ids and loss masks) to OUT/batches.jsonl,
+    /// so that another trainer can replay exactly the same data (benches/train_bench.py).
+    #[arg(long)]
+    log_batches: bool,
 }
 
 pub fn run(command: TrainCommand) -> Result<()> {
@@ -189,6 +193,9 @@ fn sft(args: SftArgs) -> Result<()> {
     let cfg = trainer.config().clone();
     let metrics_path = args.out.join("metrics.jsonl");
     keep_metrics_up_to(&metrics_path, trainer.steps_done())?;
+    if args.log_batches {
+        keep_metrics_up_to(&args.out.join("batches.jsonl"), trainer.steps_done())?;
+    }
     let mut metrics = OpenOptions::new()
         .create(true)
         .append(true)
@@ -210,8 +217,20 @@ fn sft(args: SftArgs) -> Result<()> {
             .progress_chars("=> "),
     );
     bar.set_position(trainer.steps_done() as u64);
-    let started = Instant::now();
+    // Throughput counts training steps only (not validation or checkpoints).
+    let mut train_seconds = 0.0f64;
     let mut tokens_seen = 0usize;
+    let mut input_tokens_seen = 0usize;
+    let mut batch_log = match args.log_batches {
+        true => Some(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(args.out.join("batches.jsonl"))
+                .with_context(|| format!("opening {}", args.out.join("batches.jsonl").display()))?,
+        ),
+        false => None,
+    };
     let mut last_valid = None;
     // The starting point, so that the log shows how far validation loss fell.
     if trainer.steps_done() == 0 && !valid.is_empty() {
@@ -228,12 +247,37 @@ fn sft(args: SftArgs) -> Result<()> {
                 .into_iter()
                 .map(|idx| idx.into_iter().map(|i| &train[i]).collect())
                 .collect();
+        if let Some(log) = batch_log.as_mut() {
+            let batches: Vec<Vec<serde_json::Value>> = micro
+                .iter()
+                .map(|m| {
+                    m.iter()
+                        .map(|e| {
+                            let mask: Vec<u8> = e.loss_on_next.iter().map(|&b| b as u8).collect();
+                            json!({"ids": e.ids, "loss_on_next": mask})
+                        })
+                        .collect()
+                })
+                .collect();
+            writeln!(
+                log,
+                "{}",
+                json!({"step": step + 1, "micro_batches": batches})
+            )?;
+        }
+        let step_started = Instant::now();
         let report = trainer.step(&micro)?;
+        let step_seconds = step_started.elapsed().as_secs_f64();
+        train_seconds += step_seconds;
         tokens_seen += report.tokens;
-        let elapsed = started.elapsed().as_secs_f64();
+        input_tokens_seen += report.input_tokens;
+        let elapsed = train_seconds.max(1e-9);
         let mut line = json!({
             "step": report.step, "loss": report.loss, "lr": report.lr,
-            "tokens": report.tokens, "tokens_per_s": tokens_seen as f64 / elapsed.max(1e-9),
+            "tokens": report.tokens, "input_tokens": report.input_tokens,
+            "step_s": step_seconds,
+            "tokens_per_s": tokens_seen as f64 / elapsed,
+            "input_tokens_per_s": input_tokens_seen as f64 / elapsed,
         });
         let done = report.step == cfg.schedule.total_steps;
         if !valid.is_empty()
@@ -251,7 +295,7 @@ fn sft(args: SftArgs) -> Result<()> {
             last_valid
                 .map(|v| format!(" (valid {v:.3})"))
                 .unwrap_or_default(),
-            tokens_seen as f64 / elapsed.max(1e-9)
+            tokens_seen as f64 / elapsed
         ));
         bar.set_position(report.step as u64);
         if done || (args.save_every > 0 && report.step % args.save_every == 0) {
@@ -407,7 +451,7 @@ fn load_examples(
     Ok((convert(&splits.train), convert(&splits.valid)))
 }
 
-/// After a crash, metrics.jsonl may hold steps past the checkpoint being resumed: drop them.
+/// After a crash, metrics.jsonl (and batches.jsonl) may hold steps past the checkpoint being resumed: drop them.
 fn keep_metrics_up_to(path: &Path, step: usize) -> Result<()> {
     let Ok(file) = std::fs::File::open(path) else {
         return Ok(());

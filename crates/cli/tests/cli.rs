@@ -606,7 +606,7 @@ fn train_sft_logs_checkpoints_resumes_after_a_crash_and_exports() {
     };
 
     let straight = dir.join("straight");
-    let run = train(&straight, &[], None);
+    let run = train(&straight, &["--log-batches"], None);
     assert!(run.status.success(), "{}", stderr(&run));
     let err = stderr(&run);
     assert!(err.contains("data.jsonl: line 25"), "{err}");
@@ -644,6 +644,40 @@ fn train_sft_logs_checkpoints_resumes_after_a_crash_and_exports() {
         "summary.json",
     ] {
         assert!(straight.join(export).exists(), "{export} missing");
+    }
+    // --log-batches: each step's micro-batches, whose token counts are the metrics' own.
+    let metrics: Vec<serde_json::Value> = std::fs::read_to_string(straight.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &serde_json::Value| v["step"].as_u64().unwrap() > 0)
+        .collect();
+    let batches: Vec<serde_json::Value> = std::fs::read_to_string(straight.join("batches.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(batches.len(), 8);
+    for (m, b) in metrics.iter().zip(&batches) {
+        assert_eq!(m["step"], b["step"]);
+        let micro = b["micro_batches"].as_array().unwrap();
+        assert_eq!(micro.len(), 2, "grad-accum 2");
+        let examples: Vec<&serde_json::Value> =
+            micro.iter().flat_map(|m| m.as_array().unwrap()).collect();
+        assert_eq!(examples.len(), 4, "2 × 2 examples");
+        let count = |key: &str, f: fn(&serde_json::Value) -> u64| -> u64 {
+            examples
+                .iter()
+                .map(|e| e[key].as_array().unwrap().iter().map(f).sum::<u64>())
+                .sum()
+        };
+        assert_eq!(m["input_tokens"].as_u64().unwrap(), count("ids", |_| 1));
+        assert_eq!(
+            m["tokens"].as_u64().unwrap(),
+            count("loss_on_next", |v| v.as_u64().unwrap())
+        );
+        assert!(m["step_s"].as_f64().unwrap() > 0.0);
+        assert!(m["input_tokens_per_s"].as_f64().unwrap() > m["tokens_per_s"].as_f64().unwrap());
     }
     let exported = straight.join("model-f16.gguf");
     let generated = xlingo(&[

@@ -120,6 +120,9 @@ pub struct StepReport {
     pub lr: f64,
     /// Target tokens that counted in the loss.
     pub tokens: usize,
+    /// Tokens fed to the model (every example's length, padding excluded).
+    #[serde(default)]
+    pub input_tokens: usize,
 }
 
 /// A model being fine-tuned, its optimizer and the step count.
@@ -222,6 +225,7 @@ impl Trainer {
     /// per token whatever the split. A non-finite loss stops before any update.
     pub fn step(&mut self, micro_batches: &[Vec<&Example>]) -> Result<StepReport> {
         let tokens: usize = micro_batches.iter().flatten().map(|e| e.targets()).sum();
+        let input_tokens = micro_batches.iter().flatten().map(|e| e.ids.len()).sum();
         if tokens == 0 {
             return Err(TrainError::Config(
                 "a step without target tokens (every example's loss mask is empty)".into(),
@@ -254,6 +258,7 @@ impl Trainer {
             loss: loss_sum as f32,
             lr,
             tokens,
+            input_tokens,
         })
     }
 
