@@ -309,13 +309,20 @@ fn sft(args: SftArgs) -> Result<()> {
     bar.finish_and_clear();
 
     let mut exports = Vec::new();
+    let mut skipped_exports: Vec<String> = Vec::new();
     if !args.no_export {
         let gguf_out = args.out.join("model-f16.gguf");
         export_gguf(trainer.model(), &gguf, GgmlType::F16, &gguf_out)?;
         exports.push(gguf_out.display().to_string());
         let hf = args.out.join("hf");
-        export_hf(trainer.model(), &config, &gguf, &hf)?;
-        exports.push(hf.display().to_string());
+        // Some models (Llama 3.1's RoPE factors) have no config.json form: keep the others.
+        match export_hf(trainer.model(), &config, &gguf, &hf) {
+            Ok(()) => exports.push(hf.display().to_string()),
+            Err(e) => {
+                eprintln!("[xlingo] warning: no Hugging Face export: {e}");
+                skipped_exports.push(format!("{e}"));
+            }
+        }
         if cfg.method == Method::Lora {
             let adapter = args.out.join("adapter");
             export_peft(trainer.model(), &config, &cfg.lora, &args.model, &adapter)?;
@@ -328,6 +335,7 @@ fn sft(args: SftArgs) -> Result<()> {
         "trainable_params": trainer.trainable_params(),
         "train_examples": train.len(), "valid_examples": valid.len(),
         "final_valid_loss": last_valid, "exports": exports,
+        "skipped_exports": skipped_exports,
     });
     write_atomically(
         &args.out.join("summary.json"),
