@@ -92,7 +92,7 @@ pub struct SftArgs {
     batch_size: usize,
     #[arg(long, default_value_t = 4)]
     grad_accum: usize,
-    /// Clip the gradient norm (0: off).
+    /// Clip gradient norms to this, each parameter tensor on its own as burn does (0: off).
     #[arg(long, default_value_t = 1.0)]
     max_grad_norm: f32,
     #[arg(long, default_value_t = 0.0)]

@@ -82,7 +82,8 @@ pub struct SftConfig {
     pub batch_size: usize,
     /// Micro-batches per optimizer step.
     pub grad_accum: usize,
-    /// Clip the gradient's global L2 norm to this (None: no clipping).
+    /// Clip gradients to this L2 norm (None: no clipping). burn's clipping bounds each
+    /// parameter tensor's gradient on its own, not the global norm over all of them.
     pub max_grad_norm: Option<f32>,
     pub weight_decay: f32,
     /// Seeds the device's random generator before the LoRA factors are drawn, so a run (and
