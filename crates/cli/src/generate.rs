@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use xlingo_formats::chat::ChatMessage;
 use xlingo_formats::tokenizer::StreamDecoder;
 use xlingo_model::{GenerateOptions, SamplingParams, StopReason};
 
@@ -90,34 +89,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         }
     }
 
-    let text = if args.chat {
-        let template = session.template.as_ref().with_context(|| {
-            format!(
-                "{} has no chat template; run without --chat",
-                path.display()
-            )
-        })?;
-        let mut messages = Vec::new();
-        if let Some(system) = &args.system {
-            messages.push(ChatMessage {
-                role: "system".into(),
-                content: system.clone(),
-            });
-        }
-        messages.push(ChatMessage {
-            role: "user".into(),
-            content: prompt,
-        });
-        template.render(&messages, true)?
-    } else {
-        prompt
-    };
-    // Chat templates write their own BOS; raw text follows the tokenizer's add-BOS rule.
-    let encoding = session
-        .tokenizer
-        .encode(text.as_str(), !args.chat)
-        .map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?;
-    let ids = encoding.get_ids().to_vec();
+    let ids = session.prompt_ids(&prompt, args.chat, args.system.as_deref(), &path)?;
 
     let options = GenerateOptions {
         max_tokens: args.max_tokens,

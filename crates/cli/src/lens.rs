@@ -500,8 +500,8 @@ fn train(args: TrainArgs) -> Result<()> {
     }
     bar.finish_and_clear();
     let end = lens.evaluate(&all)?;
-    let exports = if args.no_export {
-        Vec::new()
+    let (exports, skipped_exports) = if args.no_export {
+        (Vec::new(), Vec::new())
     } else {
         export_all(
             lens.trainer().model(),
@@ -517,7 +517,7 @@ fn train(args: TrainArgs) -> Result<()> {
         "prompts": prompts.len(), "config": cfg, "weights": weights,
         "steps": lens.trainer().steps_done(),
         "trainable_params": lens.trainer().trainable_params(),
-        "final": end, "exports": exports,
+        "final": end, "exports": exports, "skipped_exports": skipped_exports,
     });
     write_json(&args.out.join("summary.json"), &summary)?;
     eprintln!(

@@ -10,6 +10,7 @@ mod figures;
 mod generate;
 mod inspect;
 mod lens;
+mod logits;
 mod parallel;
 mod report;
 mod scaling;
@@ -48,6 +49,9 @@ enum Command {
     },
     /// Generate text from a prompt, streaming tokens to stdout.
     Generate(generate::GenerateArgs),
+    /// Write the burn reference model's logits for prompts (safetensors: token ids and f32
+    /// logits of every position), to compare with other implementations.
+    Logits(logits::LogitsArgs),
     /// Measure prefill and decode speed, time to first token and memory (see benches/).
     Bench(bench::BenchArgs),
     /// Evaluate a model: translation (BLEU, chrF, chrF++) or question answering (EM, F1,
@@ -94,6 +98,7 @@ fn main() -> ExitCode {
         Command::Fetch { asset, list, force } => fetch(asset, list, force),
         Command::Generate(args) => generate::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Logits(args) => logits::run(args),
         Command::Tiny(args) => tiny::run(args),
         Command::Eval(command) => eval::run(command),
         Command::Analyze(args) => analyze::run(args),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use burn::tensor::{Device, DeviceKind};
 use tokenizers::Tokenizer;
-use xlingo_formats::chat::ChatTemplate;
+use xlingo_formats::chat::{ChatMessage, ChatTemplate};
 use xlingo_formats::tokenizer::{TokenizerInfo, tokenizer_from_gguf, tokenizer_from_json_bytes};
 use xlingo_formats::{Gguf, ModelConfig};
 use xlingo_model::{GenerateOptions, Generator, LoadedModel, StopReason};
@@ -158,6 +158,61 @@ pub fn resolve_model(spec: &str) -> Result<PathBuf> {
 }
 
 impl Session {
+    /// The text the model sees for a prompt: with `chat`, `text` (after an optional system
+    /// message) as a user turn in the model's chat template with the generation prompt;
+    /// otherwise `text` itself. `path` names the model in the error when it has no template.
+    pub fn prompt_text(
+        &self,
+        text: &str,
+        chat: bool,
+        system: Option<&str>,
+        path: &Path,
+    ) -> Result<String> {
+        if !chat {
+            return Ok(text.to_string());
+        }
+        let template = self.template.as_ref().with_context(|| {
+            format!(
+                "{} has no chat template; run without --chat",
+                path.display()
+            )
+        })?;
+        let mut messages = Vec::new();
+        if let Some(system) = system {
+            messages.push(ChatMessage {
+                role: "system".into(),
+                content: system.into(),
+            });
+        }
+        messages.push(ChatMessage {
+            role: "user".into(),
+            content: text.into(),
+        });
+        Ok(template.render(&messages, true)?)
+    }
+
+    /// The token ids of [`prompt_text`](Self::prompt_text): chat templates write their own
+    /// BOS, so a chat prompt is tokenised without special tokens; raw text follows the
+    /// tokenizer's add-BOS rule.
+    pub fn prompt_ids(
+        &self,
+        text: &str,
+        chat: bool,
+        system: Option<&str>,
+        path: &Path,
+    ) -> Result<Vec<u32>> {
+        let text = self.prompt_text(text, chat, system, path)?;
+        self.encode(&text, !chat)
+    }
+
+    pub fn encode(&self, text: &str, add_special_tokens: bool) -> Result<Vec<u32>> {
+        let encoding = self
+            .tokenizer
+            .encode(text, add_special_tokens)
+            .map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?;
+        Ok(encoding.get_ids().to_vec())
+    }
+
     pub fn load(path: &Path, spec: &EngineSpec) -> Result<Self> {
         if path.is_dir() {
             Self::load_hf_dir(path, spec)

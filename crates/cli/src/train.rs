@@ -93,7 +93,7 @@ pub struct SftArgs {
     batch_size: usize,
     #[arg(long, default_value_t = 4)]
     grad_accum: usize,
-    /// Clip the gradient norm (0: off).
+    /// Clip gradient norms to this, each parameter tensor on its own as burn does (0: off).
     #[arg(long, default_value_t = 1.0)]
     max_grad_norm: f32,
     #[arg(long, default_value_t = 0.0)]
@@ -125,6 +125,10 @@ pub struct SftArgs {
     /// Skip the exports at the end.
     #[arg(long)]
     no_export: bool,
+    /// Also append each step's micro-batches (token ids and loss masks) to OUT/batches.jsonl,
+    /// so that another trainer can replay exactly the same data (benches/train_bench.py).
+    #[arg(long)]
+    log_batches: bool,
 }
 
 pub fn run(command: TrainCommand) -> Result<()> {
@@ -177,6 +181,9 @@ fn sft(args: SftArgs) -> Result<()> {
     let cfg = trainer.config().clone();
     let metrics_path = args.out.join("metrics.jsonl");
     keep_metrics_up_to(&metrics_path, trainer.steps_done())?;
+    if args.log_batches {
+        keep_metrics_up_to(&args.out.join("batches.jsonl"), trainer.steps_done())?;
+    }
     let mut metrics = OpenOptions::new()
         .create(true)
         .append(true)
@@ -192,8 +199,20 @@ fn sft(args: SftArgs) -> Result<()> {
     );
 
     let bar = step_bar(cfg.schedule.total_steps, trainer.steps_done());
-    let started = Instant::now();
+    // Throughput counts training steps only (not validation or checkpoints).
+    let mut train_seconds = 0.0f64;
     let mut tokens_seen = 0usize;
+    let mut input_tokens_seen = 0usize;
+    let mut batch_log = match args.log_batches {
+        true => Some(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(args.out.join("batches.jsonl"))
+                .with_context(|| format!("opening {}", args.out.join("batches.jsonl").display()))?,
+        ),
+        false => None,
+    };
     let mut last_valid = None;
     // The starting point, so that the log shows how far validation loss fell.
     if trainer.steps_done() == 0 && !valid.is_empty() {
@@ -210,12 +229,37 @@ fn sft(args: SftArgs) -> Result<()> {
                 .into_iter()
                 .map(|idx| idx.into_iter().map(|i| &train[i]).collect())
                 .collect();
+        if let Some(log) = batch_log.as_mut() {
+            let batches: Vec<Vec<serde_json::Value>> = micro
+                .iter()
+                .map(|m| {
+                    m.iter()
+                        .map(|e| {
+                            let mask: Vec<u8> = e.loss_on_next.iter().map(|&b| b as u8).collect();
+                            json!({"ids": e.ids, "loss_on_next": mask})
+                        })
+                        .collect()
+                })
+                .collect();
+            writeln!(
+                log,
+                "{}",
+                json!({"step": step + 1, "micro_batches": batches})
+            )?;
+        }
+        let step_started = Instant::now();
         let report = trainer.step(&micro)?;
+        let step_seconds = step_started.elapsed().as_secs_f64();
+        train_seconds += step_seconds;
         tokens_seen += report.tokens;
-        let elapsed = started.elapsed().as_secs_f64();
+        input_tokens_seen += report.input_tokens;
+        let elapsed = train_seconds.max(1e-9);
         let mut line = json!({
             "step": report.step, "loss": report.loss, "lr": report.lr,
-            "tokens": report.tokens, "tokens_per_s": tokens_seen as f64 / elapsed.max(1e-9),
+            "tokens": report.tokens, "input_tokens": report.input_tokens,
+            "step_s": step_seconds,
+            "tokens_per_s": tokens_seen as f64 / elapsed,
+            "input_tokens_per_s": input_tokens_seen as f64 / elapsed,
         });
         let done = report.step == cfg.schedule.total_steps;
         if !valid.is_empty()
@@ -233,7 +277,7 @@ fn sft(args: SftArgs) -> Result<()> {
             last_valid
                 .map(|v| format!(" (valid {v:.3})"))
                 .unwrap_or_default(),
-            tokens_seen as f64 / elapsed.max(1e-9)
+            tokens_seen as f64 / elapsed
         ));
         bar.set_position(report.step as u64);
         if done || (args.save_every > 0 && report.step % args.save_every == 0) {
@@ -246,8 +290,8 @@ fn sft(args: SftArgs) -> Result<()> {
     }
     bar.finish_and_clear();
 
-    let exports = if args.no_export {
-        Vec::new()
+    let (exports, skipped_exports) = if args.no_export {
+        (Vec::new(), Vec::new())
     } else {
         export_all(
             trainer.model(),
@@ -264,6 +308,7 @@ fn sft(args: SftArgs) -> Result<()> {
         "trainable_params": trainer.trainable_params(),
         "train_examples": train.len(), "valid_examples": valid.len(),
         "final_valid_loss": last_valid, "exports": exports,
+        "skipped_exports": skipped_exports,
     });
     write_atomically(
         &args.out.join("summary.json"),
@@ -421,7 +466,7 @@ pub(crate) fn open_trainer(
 }
 
 /// Write the trained model as F16 GGUF, Hugging Face safetensors and, for LoRA, a PEFT
-/// adapter; returns the paths written.
+/// adapter; returns the paths written and the exports skipped (with why).
 pub(crate) fn export_all(
     model: &Llama,
     cfg: &SftConfig,
@@ -429,20 +474,27 @@ pub(crate) fn export_all(
     config: &ModelConfig,
     out: &Path,
     base_name: &str,
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, Vec<String>)> {
     let mut exports = Vec::new();
+    let mut skipped = Vec::new();
     let gguf_out = out.join("model-f16.gguf");
     export_gguf(model, gguf, GgmlType::F16, &gguf_out)?;
     exports.push(gguf_out.display().to_string());
     let hf = out.join("hf");
-    export_hf(model, config, gguf, &hf)?;
-    exports.push(hf.display().to_string());
+    // Some models (Llama 3.1's RoPE factors) have no config.json form: keep the others.
+    match export_hf(model, config, gguf, &hf) {
+        Ok(()) => exports.push(hf.display().to_string()),
+        Err(e) => {
+            eprintln!("[xlingo] warning: no Hugging Face export: {e}");
+            skipped.push(e.to_string());
+        }
+    }
     if cfg.method == Method::Lora {
         let adapter = out.join("adapter");
         export_peft(model, config, &cfg.lora, base_name, &adapter)?;
         exports.push(adapter.display().to_string());
     }
-    Ok(exports)
+    Ok((exports, skipped))
 }
 
 /// The progress bar of a training run.
@@ -457,7 +509,8 @@ pub(crate) fn step_bar(total: usize, done: usize) -> ProgressBar {
     bar
 }
 
-/// After a crash, metrics.jsonl may hold steps past the checkpoint being resumed: drop them.
+/// After a crash, metrics.jsonl (and batches.jsonl) may hold steps past the checkpoint being
+/// resumed: drop them.
 pub(crate) fn keep_metrics_up_to(path: &Path, step: usize) -> Result<()> {
     let Ok(file) = std::fs::File::open(path) else {
         return Ok(());

@@ -290,6 +290,159 @@ fn both_engines_generate_the_same_greedy_text_and_bench_reports_json() {
     assert!(report["gpu_buffer_bytes"].as_u64().unwrap() > 0);
 }
 
+/// Reads `xlingo logits` output: (ids.N, logits.N shape, logits.N values) per prompt, and the
+/// metadata.
+type LogitsFile = (
+    Vec<(Vec<u32>, Vec<usize>, Vec<f32>)>,
+    std::collections::HashMap<String, String>,
+);
+
+fn read_logits(path: &Path, prompts: usize) -> LogitsFile {
+    let bytes = std::fs::read(path).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(st.len(), 2 * prompts);
+    let per_prompt = (0..prompts)
+        .map(|n| {
+            let ids = st.tensor(&format!("ids.{n}")).unwrap();
+            assert_eq!(ids.dtype(), safetensors::Dtype::I64);
+            let ids: Vec<u32> = ids
+                .data()
+                .chunks_exact(8)
+                .map(|b| i64::from_le_bytes(b.try_into().unwrap()) as u32)
+                .collect();
+            let logits = st.tensor(&format!("logits.{n}")).unwrap();
+            assert_eq!(logits.dtype(), safetensors::Dtype::F32);
+            let values = logits
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                .collect();
+            (ids, logits.shape().to_vec(), values)
+        })
+        .collect();
+    (per_prompt, meta.metadata().clone().unwrap_or_default())
+}
+
+#[test]
+fn logits_are_the_reference_models_on_the_prompts_token_ids() {
+    use xlingo_formats::chat::{ChatMessage, ChatTemplate};
+    use xlingo_model::{Generator, LoadedModel};
+
+    let model = write("tiny-logits.gguf", &tiny_model_bytes(|_| {}));
+    let gguf = xlingo_formats::Gguf::open(&model).unwrap();
+    let tokenizer = xlingo_formats::tokenizer::tokenizer_from_gguf(&gguf.header).unwrap();
+    let template = ChatTemplate::from_gguf(&gguf.header).unwrap().unwrap();
+    let device = burn::tensor::Device::flex();
+    let loaded = LoadedModel::from_gguf(&gguf, &device).unwrap();
+    let vocab = loaded.config.vocab_size;
+    let prompts = ["hello world", "¿Qué tal? 你好, мир"];
+
+    // Every position: row t must be what the model gives after ids[..=t], fed one token at
+    // a time through the KV cache (a different code path from the command's one pass).
+    let all = scratch().join("logits-all.safetensors");
+    let mut args = vec![
+        "logits",
+        "--model",
+        path_str(&model),
+        "--out",
+        path_str(&all),
+    ];
+    for p in prompts {
+        args.extend(["--prompt", p]);
+    }
+    let out = xlingo(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (got, meta) = read_logits(&all, prompts.len());
+    assert_eq!(
+        meta["xlingo.texts"],
+        serde_json::json!(prompts).to_string(),
+        "raw prompts are tokenised as given"
+    );
+    for (text, (ids, shape, values)) in prompts.iter().zip(&got) {
+        let want_ids = tokenizer.encode(*text, true).unwrap().get_ids().to_vec();
+        assert_eq!(ids, &want_ids, "{text}");
+        assert_eq!(shape, &[ids.len(), vocab]);
+        let mut generator = Generator::new(&loaded.model, 1 << 12, device.clone());
+        let scale = values.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        for (t, &id) in ids.iter().enumerate() {
+            let row = generator.feed(&[id]);
+            let diff = row
+                .iter()
+                .zip(&values[t * vocab..(t + 1) * vocab])
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(diff <= 1e-4 * scale, "{text}: position {t}: {diff}");
+        }
+    }
+
+    // Chat: the ids are the rendered template's, and --last-only keeps one row.
+    let last = scratch().join("logits-chat.safetensors");
+    let out = xlingo(&[
+        "logits",
+        "--model",
+        path_str(&model),
+        "--prompt",
+        prompts[1],
+        "--chat",
+        "--system",
+        "Be brief.",
+        "--last-only",
+        "--out",
+        path_str(&last),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (got, meta) = read_logits(&last, 1);
+    let rendered = template
+        .render(
+            &[
+                ChatMessage {
+                    role: "system".into(),
+                    content: "Be brief.".into(),
+                },
+                ChatMessage {
+                    role: "user".into(),
+                    content: prompts[1].into(),
+                },
+            ],
+            true,
+        )
+        .unwrap();
+    assert_eq!(
+        meta["xlingo.texts"],
+        serde_json::json!([rendered]).to_string()
+    );
+    let (ids, shape, values) = &got[0];
+    assert_eq!(
+        ids,
+        &tokenizer
+            .encode(rendered, false)
+            .unwrap()
+            .get_ids()
+            .to_vec()
+    );
+    assert_eq!(shape, &[1, vocab]);
+    let row = Generator::new(&loaded.model, 1 << 12, device.clone()).feed(ids);
+    let scale = values.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    let diff = row
+        .iter()
+        .zip(values)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(diff <= 1e-4 * scale, "chat, last position: {diff}");
+
+    let out = xlingo(&[
+        "logits",
+        "--model",
+        path_str(&model),
+        "--prompt",
+        "",
+        "--out",
+        path_str(&last),
+    ]);
+    assert_clean_failure(&out, &["prompt 0", "tokenises to nothing"]);
+}
+
 #[test]
 fn eval_translation_scores_writes_predictions_and_resumes() {
     let (dir, model) = fresh_dir_with_tiny_model("eval");
@@ -453,7 +606,7 @@ fn train_sft_logs_checkpoints_resumes_after_a_crash_and_exports() {
     };
 
     let straight = dir.join("straight");
-    let run = train(&straight, &[], None);
+    let run = train(&straight, &["--log-batches"], None);
     assert!(run.status.success(), "{}", stderr(&run));
     let err = stderr(&run);
     assert!(err.contains("data.jsonl: line 25"), "{err}");
@@ -491,6 +644,40 @@ fn train_sft_logs_checkpoints_resumes_after_a_crash_and_exports() {
         "summary.json",
     ] {
         assert!(straight.join(export).exists(), "{export} missing");
+    }
+    // --log-batches: each step's micro-batches, whose token counts are the metrics' own.
+    let metrics: Vec<serde_json::Value> = std::fs::read_to_string(straight.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &serde_json::Value| v["step"].as_u64().unwrap() > 0)
+        .collect();
+    let batches: Vec<serde_json::Value> = std::fs::read_to_string(straight.join("batches.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(batches.len(), 8);
+    for (m, b) in metrics.iter().zip(&batches) {
+        assert_eq!(m["step"], b["step"]);
+        let micro = b["micro_batches"].as_array().unwrap();
+        assert_eq!(micro.len(), 2, "grad-accum 2");
+        let examples: Vec<&serde_json::Value> =
+            micro.iter().flat_map(|m| m.as_array().unwrap()).collect();
+        assert_eq!(examples.len(), 4, "2 × 2 examples");
+        let count = |key: &str, f: fn(&serde_json::Value) -> u64| -> u64 {
+            examples
+                .iter()
+                .map(|e| e[key].as_array().unwrap().iter().map(f).sum::<u64>())
+                .sum()
+        };
+        assert_eq!(m["input_tokens"].as_u64().unwrap(), count("ids", |_| 1));
+        assert_eq!(
+            m["tokens"].as_u64().unwrap(),
+            count("loss_on_next", |v| v.as_u64().unwrap())
+        );
+        assert!(m["step_s"].as_f64().unwrap() > 0.0);
+        assert!(m["input_tokens_per_s"].as_f64().unwrap() > m["tokens_per_s"].as_f64().unwrap());
     }
     let exported = straight.join("model-f16.gguf");
     let generated = xlingo(&[

@@ -200,7 +200,9 @@ impl WeightSource for HfSafetensors {
 }
 
 /// Weights in GGUF naming and layout (row-major [out, in], q/k rows in GGUF's RoPE order) as
-/// a Hugging Face checkpoint: (config.json, model.safetensors in f32). Fails on a tensor
+/// a Hugging Face checkpoint: (config.json, model.safetensors in f32). config.json carries
+/// everything the forward pass depends on (head_dim, RoPE scaling, biases), so that
+/// transformers and [`crate::config::HfConfig`] rebuild the same model. Fails on a tensor
 /// name with no Hugging Face counterpart.
 pub fn hf_checkpoint(
     config: &ModelConfig,
@@ -227,6 +229,18 @@ pub fn hf_checkpoint(
         })?;
         tensors.push((hf, shape.clone(), bytes));
     }
+    // Hugging Face's llama applies `attention_bias` to o_proj as well; GGUF llama models with
+    // q/k/v biases have none there, so it is written as zeros (exactly what GGUF computes).
+    let llama_bias = config.arch == "llama" && config.qkv_bias;
+    if llama_bias {
+        for i in 0..config.n_layers {
+            tensors.push((
+                format!("model.layers.{i}.self_attn.o_proj.bias"),
+                vec![config.hidden_size],
+                vec![0u8; 4 * config.hidden_size],
+            ));
+        }
+    }
     let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
         .iter()
         .map(|(n, s, b)| {
@@ -243,7 +257,7 @@ pub fn hf_checkpoint(
     } else {
         "LlamaForCausalLM"
     };
-    let json = serde_json::json!({
+    let mut json = serde_json::json!({
         "architectures": [hf_arch],
         "model_type": config.arch,
         "vocab_size": config.vocab_size,
@@ -252,11 +266,37 @@ pub fn hf_checkpoint(
         "num_hidden_layers": config.n_layers,
         "num_attention_heads": config.n_heads,
         "num_key_value_heads": config.n_kv_heads,
+        "head_dim": config.head_dim,
+        "hidden_act": "silu",
         "max_position_embeddings": config.context_length,
         "rms_norm_eps": config.rms_eps,
         "rope_theta": config.rope_theta,
         "tie_word_embeddings": config.tie_embeddings,
+        "torch_dtype": "float32",
     });
+    if llama_bias {
+        json["attention_bias"] = true.into();
+    }
+    match config.rope_scaling {
+        Some(crate::config::RopeScaling::Linear { factor }) => {
+            json["rope_scaling"] = serde_json::json!({"rope_type": "linear", "factor": factor});
+        }
+        Some(crate::config::RopeScaling::Llama3 {
+            factor,
+            low_freq_factor,
+            high_freq_factor,
+            original_context,
+        }) => {
+            json["rope_scaling"] = serde_json::json!({
+                "rope_type": "llama3",
+                "factor": factor,
+                "low_freq_factor": low_freq_factor,
+                "high_freq_factor": high_freq_factor,
+                "original_max_position_embeddings": original_context,
+            });
+        }
+        None => {}
+    }
     Ok((serde_json::to_string_pretty(&json).expect("json"), st))
 }
 

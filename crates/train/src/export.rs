@@ -10,7 +10,7 @@ use burn::module::Param;
 use burn::nn::Linear;
 use burn::tensor::Tensor;
 use xlingo_formats::chat::ChatTemplate;
-use xlingo_formats::tokenizer::tokenizer_from_gguf;
+use xlingo_formats::tokenizer::{TokenizerInfo, tokenizer_from_gguf};
 use xlingo_formats::weights::{hf_checkpoint, permute_gguf_to_hf};
 use xlingo_formats::{GgmlType, Gguf, GgufWriter, MetaValue, ModelConfig};
 use xlingo_model::llama::Llama;
@@ -130,12 +130,33 @@ pub fn export_gguf(model: &Llama, source: &Gguf, ty: GgmlType, path: &Path) -> R
     write_atomically(path, &g.to_bytes())
 }
 
-/// A Hugging Face checkpoint directory: config.json, model.safetensors (f32), tokenizer.json
-/// and tokenizer_config.json (with the chat template), from the model and its source GGUF.
+/// A Hugging Face checkpoint directory: config.json (with the BOS/EOS ids), model.safetensors
+/// (f32), tokenizer.json and tokenizer_config.json (with the chat template), from the model and
+/// its source GGUF. Refused for a source with `rope_freqs.weight`, which config.json cannot
+/// express.
 pub fn export_hf(model: &Llama, config: &ModelConfig, source: &Gguf, dir: &Path) -> Result<()> {
+    if source.header.tensor("rope_freqs.weight").is_some() {
+        // Llama 3.1-style per-frequency RoPE factors: transformers derives them from
+        // config.json's rope_scaling parameters, which the GGUF does not keep.
+        return Err(fail(
+            dir,
+            "the model has GGUF RoPE frequency factors (rope_freqs.weight), which a Hugging Face \
+             config.json cannot carry; use the GGUF export",
+        ));
+    }
     std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
     let (config_json, safetensors) =
         hf_checkpoint(config, &gguf_weights(model)).map_err(|e| fail(dir, e))?;
+    let mut config_json: serde_json::Value =
+        serde_json::from_str(&config_json).map_err(|e| fail(dir, e))?;
+    let info = TokenizerInfo::from_gguf(&source.header).map_err(|e| fail(dir, e))?;
+    if let Some(bos) = info.bos_id {
+        config_json["bos_token_id"] = bos.into();
+    }
+    if let Some(eos) = info.eos_id {
+        config_json["eos_token_id"] = eos.into();
+    }
+    let config_json = serde_json::to_string_pretty(&config_json).map_err(|e| fail(dir, e))?;
     write_atomically(&dir.join("model.safetensors"), &safetensors)?;
     write_atomically(&dir.join("config.json"), config_json.as_bytes())?;
     let tokenizer = tokenizer_from_gguf(&source.header).map_err(|e| fail(dir, e))?;

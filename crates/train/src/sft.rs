@@ -90,7 +90,8 @@ pub struct SftConfig {
     pub batch_size: usize,
     /// Micro-batches per optimizer step.
     pub grad_accum: usize,
-    /// Clip the gradient's global L2 norm to this (None: no clipping).
+    /// Clip gradients to this L2 norm (None: no clipping). burn's clipping bounds each
+    /// parameter tensor's gradient on its own, not the global norm over all of them.
     pub max_grad_norm: Option<f32>,
     pub weight_decay: f32,
     /// Seeds the device's random generator before the LoRA factors are drawn, so a run (and
@@ -134,6 +135,9 @@ pub struct StepReport {
     pub lr: f64,
     /// Target tokens that counted in the loss.
     pub tokens: usize,
+    /// Tokens fed to the model (every example's length, padding excluded).
+    #[serde(default)]
+    pub input_tokens: usize,
 }
 
 /// A model being fine-tuned, its optimizer and the step count.
@@ -245,6 +249,7 @@ impl Trainer {
     /// per token whatever the split. A non-finite loss stops before any update.
     pub fn step(&mut self, micro_batches: &[Vec<&Example>]) -> Result<StepReport> {
         let tokens: usize = micro_batches.iter().flatten().map(|e| e.targets()).sum();
+        let input_tokens = micro_batches.iter().flatten().map(|e| e.ids.len()).sum();
         if tokens == 0 {
             return Err(TrainError::Config(
                 "a step without target tokens (every example's loss mask is empty)".into(),
@@ -262,6 +267,7 @@ impl Trainer {
             loss,
             lr,
             tokens,
+            input_tokens,
         })
     }
 

@@ -232,3 +232,94 @@ fn the_peft_adapter_merged_into_the_base_gives_the_exported_weights() {
     assert!(worst < 1e-5, "{worst}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A tiny llama GGUF with one of the features a Hugging Face config.json must spell out.
+fn variant(edit: &str) -> (xlingo_formats::ModelConfig, Gguf) {
+    use xlingo_formats::{MetaValue, RopeScaling};
+    let mut config = tiny_config("llama");
+    config.tie_embeddings = false;
+    match edit {
+        // q/k/v project to n_heads · 32 = 128 ≠ hidden 64: the default head_dim would be 16.
+        "head_dim" => config.head_dim = 32,
+        "linear rope" => config.rope_scaling = Some(RopeScaling::Linear { factor: 4.0 }),
+        "qkv bias" => config.qkv_bias = true,
+        _ => unreachable!(),
+    }
+    let mut g = gguf_metadata(&config);
+    add_tiny_tokenizer(&mut g, config.vocab_size);
+    let dim = MetaValue::U32(config.head_dim as u32);
+    g.set("llama.attention.key_length", dim.clone());
+    g.set("llama.attention.value_length", dim);
+    if let Some(RopeScaling::Linear { factor }) = config.rope_scaling {
+        g.set(
+            "llama.rope.scaling.type",
+            MetaValue::String("linear".into()),
+        );
+        g.set("llama.rope.scaling.factor", MetaValue::F32(factor as f32));
+    }
+    let bytes =
+        xlingo_formats::tiny::write_gguf(g, &random_weights(&config, 5), GgmlType::F32).unwrap();
+    let gguf = Gguf::from_bytes(bytes).unwrap();
+    assert_eq!(
+        xlingo_formats::ModelConfig::from_gguf(&gguf.header).unwrap(),
+        config
+    );
+    (config, gguf)
+}
+
+#[test]
+fn hugging_face_config_carries_head_dim_rope_scaling_biases_and_special_ids() {
+    let cpu = Device::flex();
+    let mut failures = Vec::new();
+    for edit in ["head_dim", "linear rope", "qkv bias"] {
+        let (config, source) = variant(edit);
+        let model = LoadedModel::from_gguf(&source, &cpu).unwrap().model;
+        let want = logits(&model, &cpu);
+        let dir = scratch(&format!("hf-{}", edit.replace(' ', "-")));
+        export_hf(&model, &config, &source, &dir).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+        if json["bos_token_id"] != 0 || json["eos_token_id"] != 1 {
+            failures.push(format!("{edit}: BOS/EOS ids not in config.json"));
+        }
+        let weights = xlingo_model::load::read_hf_dir(&dir).unwrap();
+        if weights.config() != &config {
+            failures.push(format!(
+                "{edit}: config.json reads back as {:?}",
+                weights.config()
+            ));
+            continue;
+        }
+        let reloaded = LoadedModel::from_safetensors(&weights, &cpu).unwrap().model;
+        let diff = max_diff(&logits(&reloaded, &cpu), &want);
+        if diff >= 1e-4 {
+            failures.push(format!("{edit}: max |Δlogit| {diff}"));
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn hugging_face_export_refuses_gguf_rope_frequency_factors() {
+    let config = tiny_config("llama");
+    let mut weights = random_weights(&config, 9);
+    weights.insert(
+        "rope_freqs.weight".into(),
+        (vec![config.head_dim / 2], vec![2.0; config.head_dim / 2]),
+    );
+    let mut g = gguf_metadata(&config);
+    add_tiny_tokenizer(&mut g, config.vocab_size);
+    let bytes = xlingo_formats::tiny::write_gguf(g, &weights, GgmlType::F32).unwrap();
+    let source = Gguf::from_bytes(bytes).unwrap();
+    let model = LoadedModel::from_gguf(&source, &Device::flex())
+        .unwrap()
+        .model;
+    let dir = scratch("hf-rope-freqs");
+    let err = export_hf(&model, &config, &source, &dir)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("rope_freqs.weight"), "{err}");
+    assert!(!dir.join("config.json").exists());
+    let _ = std::fs::remove_dir_all(dir);
+}
