@@ -486,10 +486,15 @@ fn prompt_ids(session: &Session, style: PromptStyle, item: &Item) -> Result<Vec<
     Ok(encoding.get_ids().to_vec())
 }
 
-/// The scored answer: the generated text without surrounding whitespace. Nothing else is cut
-/// (x-LLM scores the whole output); `raw` in predictions.jsonl keeps it untouched.
+/// The scored answer: the generated text without surrounding whitespace, and without the
+/// replacement characters a reply cut at --max-tokens leaves when its last token ends inside
+/// a multi-byte character (byte-level tokenizers). Nothing else is cut (x-LLM scores the whole
+/// output); `raw` in predictions.jsonl keeps it untouched.
 fn clean_prediction(text: &str) -> String {
-    text.trim().to_string()
+    text.trim()
+        .trim_end_matches('\u{FFFD}')
+        .trim_end()
+        .to_string()
 }
 
 /// Predictions of an earlier run: id → (input, prediction). A last line cut off by a crash is ignored (and
@@ -538,4 +543,16 @@ fn write_summary(out: &Path, summary: &Value) -> Result<()> {
     write_atomically(&path, serde_json::to_string_pretty(summary)?.as_bytes())?;
     eprintln!("[xlingo] wrote {}", path.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean_prediction;
+
+    #[test]
+    fn a_reply_cut_inside_a_character_loses_only_the_partial_character() {
+        assert_eq!(clean_prediction(" 牛油果熟没\u{FFFD}\n"), "牛油果熟没");
+        assert_eq!(clean_prediction("a \u{FFFD} b"), "a \u{FFFD} b");
+        assert_eq!(clean_prediction("  hola  "), "hola");
+    }
 }
