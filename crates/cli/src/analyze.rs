@@ -14,12 +14,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use safetensors::tensor::{Dtype, TensorView};
 use serde_json::json;
 use xlingo_eval::repr::{LanguageStates, ReprAnalysis, ReprOptions, analyze};
 
-use crate::assets::{DEFAULT_MODEL, write_atomically};
+use crate::assets::{DEFAULT_MODEL, count_bar, write_atomically, write_json};
 use crate::parallel::{Corpus, file_corpus, fitting, parse_lang_file, udhr_corpus};
 use crate::session::{DeviceChoice, Engine, EngineChoice, EngineSpec, Session, resolve_model};
 
@@ -162,12 +161,7 @@ fn compute_states(session: &Session, lang: &str, texts: &[String]) -> Result<Poo
     let Engine::Reference { model, device } = &session.engine else {
         bail!("representation analysis runs on the reference engine");
     };
-    let bar = ProgressBar::new(texts.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} passages, ETA {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    let bar = count_bar(texts.len(), "passages");
     bar.set_message(format!("{lang}: hidden states"));
     let started = Instant::now();
     let layers = model.config.n_layers + 1;
@@ -264,10 +258,6 @@ fn read_states(path: &Path, key: &StatesKey) -> Result<Option<Pooled>> {
             .collect())
     };
     Ok(Some((unflatten("mean")?, unflatten("last")?)))
-}
-
-fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
-    write_atomically(path, &serde_json::to_vec_pretty(value)?)
 }
 
 /// The headline on stderr: where cross-lingual similarity peaks.

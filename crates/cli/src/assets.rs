@@ -220,6 +220,24 @@ fn extract_from_wheel(requirement: &str, member: &str, dest: &Path, size: u64) -
     digest
 }
 
+/// `value` as pretty JSON, written atomically.
+pub fn write_json(dest: &Path, value: &serde_json::Value) -> Result<()> {
+    write_atomically(dest, &serde_json::to_vec_pretty(value)?)
+}
+
+/// A progress bar over `total` things called `unit` ("passages", "prompts").
+pub fn count_bar(total: usize, unit: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{msg}} [{{bar:30}}] {{pos}}/{{len}} {unit}, ETA {{eta}}"
+        ))
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
 /// [`xlingo_formats::write_atomically`], with the path in the error.
 pub fn write_atomically(dest: &Path, bytes: &[u8]) -> Result<()> {
     xlingo_formats::write_atomically(dest, bytes)

@@ -19,7 +19,6 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use burn::tensor::{Device, DeviceKind};
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use xlingo_eval::subspace::{
     LayerSubspaces, ProbeOptions, from_safetensors, probe_layer, safetensors_metadata,
@@ -30,11 +29,11 @@ use xlingo_formats::tokenizer::tokenizer_from_gguf;
 use xlingo_formats::{Gguf, ModelConfig};
 use xlingo_model::LoadedModel;
 use xlingo_train::{
-    CosineSchedule, LensSpace, LensTrainer, LensWeights, LoraSettings, Method, ParallelPrompt,
-    SftConfig, Trainer, checkpoint, step_batches,
+    CosineSchedule, LensSpace, LensTrainer, LensWeights, LoraSettings, ParallelPrompt, SftConfig,
+    Trainer, checkpoint, step_batches,
 };
 
-use crate::assets::{DEFAULT_MODEL, write_atomically};
+use crate::assets::{DEFAULT_MODEL, count_bar, write_atomically, write_json};
 use crate::parallel::{Corpus, fitting, prompt_corpus};
 use crate::session::resolve_model;
 use crate::train::{
@@ -239,12 +238,7 @@ fn probe(args: ProbeArgs) -> Result<()> {
     // states[layer - 1][language] = one vector per prompt, for layers 1..=n_layers.
     let mut states: Vec<Vec<(String, Vec<Vec<f32>>)>> = vec![Vec::new(); n_layers];
     let total: usize = ids.iter().map(Vec::len).sum();
-    let bar = ProgressBar::new(total as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} prompts, ETA {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    let bar = count_bar(total, "prompts");
     for (lang, prompts) in corpus.languages.iter().zip(&ids) {
         bar.set_message(format!("{lang}: hidden states"));
         let mut per_layer = vec![Vec::new(); n_layers];
@@ -333,10 +327,6 @@ fn norm(v: &[f32]) -> f64 {
     v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt()
 }
 
-fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
-    write_atomically(path, &serde_json::to_vec_pretty(value)?)
-}
-
 /// The top layer's subspaces from a probe directory.
 fn read_space(dir: &Path, n_layers: usize, hidden: usize) -> Result<LensSpace> {
     let st = dir.join("subspaces.safetensors");
@@ -398,10 +388,7 @@ fn train(args: TrainArgs) -> Result<()> {
         push_scale: args.push_scale,
     };
     let config = SftConfig {
-        method: match args.method {
-            MethodArg::Lora => Method::Lora,
-            MethodArg::Full => Method::Full,
-        },
+        method: args.method.into(),
         lora: LoraSettings {
             rank: args.rank,
             alpha: args.alpha,

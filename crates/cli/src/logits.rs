@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use burn::tensor::{Int, Tensor, TensorData};
 use clap::Args;
 use safetensors::Dtype;
 use safetensors::tensor::TensorView;
@@ -84,10 +83,7 @@ pub fn run(args: LogitsArgs) -> Result<()> {
                 session.config.context_length
             );
         }
-        let tokens = Tensor::<2, Int>::from_data(
-            TensorData::new(ids.iter().map(|&t| t as i64).collect(), [1, ids.len()]),
-            device,
-        );
+        let tokens = xlingo_model::token_tensor(&ids, device);
         let out = model.model.forward(
             tokens,
             &mut model.model.new_cache(),

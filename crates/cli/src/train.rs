@@ -42,6 +42,15 @@ pub(crate) enum MethodArg {
     Full,
 }
 
+impl From<MethodArg> for Method {
+    fn from(m: MethodArg) -> Method {
+        match m {
+            MethodArg::Lora => Method::Lora,
+            MethodArg::Full => Method::Full,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum TrainDevice {
     /// burn's CPU backend.
@@ -327,10 +336,7 @@ fn sft(args: SftArgs) -> Result<()> {
 
 fn sft_config(args: &SftArgs) -> SftConfig {
     SftConfig {
-        method: match args.method {
-            MethodArg::Lora => Method::Lora,
-            MethodArg::Full => Method::Full,
-        },
+        method: args.method.into(),
         lora: LoraSettings {
             rank: args.rank,
             alpha: args.alpha,

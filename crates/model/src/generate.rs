@@ -1,7 +1,7 @@
 //! Autoregressive generation with the reference model: prefill the prompt once, then one
 //! position per step through the KV cache.
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::Device;
 
 use crate::KvCache;
 use crate::error::{ModelError, Result};
@@ -28,11 +28,7 @@ impl<'a> Generator<'a> {
 
     /// Logits of the last position after feeding `ids` (appended to what the cache holds).
     pub fn feed(&mut self, ids: &[u32]) -> Vec<f32> {
-        let data = TensorData::new(
-            ids.iter().map(|&t| t as i64).collect::<Vec<_>>(),
-            [1, ids.len()],
-        );
-        let tokens = Tensor::<2, Int>::from_data(data, &self.device);
+        let tokens = crate::llama::token_tensor(ids, &self.device);
         let out = self.model.forward(
             tokens,
             &mut self.cache,

@@ -14,7 +14,7 @@ pub use xlingo_formats::tiny;
 pub use cache::KvCache;
 pub use error::{ModelError, Result};
 pub use generate::{GenerateOptions, Generator, StopReason};
-pub use llama::{ForwardOptions, ForwardOutput, Llama};
+pub use llama::{ForwardOptions, ForwardOutput, Llama, token_tensor};
 pub use load::LoadedModel;
 pub use taps::{SentenceStates, sentence_states};
 pub use xlingo_sampling::{Sampler, SamplingParams, argmax};

@@ -165,6 +165,13 @@ impl DecoderLayer {
     }
 }
 
+/// Token ids as the [1, positions] tensor the model reads.
+pub fn token_tensor(ids: &[u32], device: &Device) -> Tensor<2, Int> {
+    let ids: Vec<i64> = ids.iter().map(|&id| i64::from(id)).collect();
+    let n = ids.len();
+    Tensor::from_data(TensorData::new(ids, [1, n]), device)
+}
+
 impl Llama {
     /// Build the model from weights in GGUF naming, checking every tensor's shape.
     pub fn from_weights(

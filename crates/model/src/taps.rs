@@ -5,7 +5,7 @@
 //! real tokens only (x-LLM's analysis code divides a padded sum by the padded length, which
 //! shrinks short sentences; that is the bug METHODS.md tells us not to copy).
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 
 use crate::error::{ModelError, Result};
 use crate::llama::{ForwardOptions, Llama};
@@ -30,8 +30,7 @@ pub fn sentence_states(model: &Llama, tokens: &[u32], device: &Device) -> Result
         ));
     }
     let t = tokens.len();
-    let ids: Vec<i64> = tokens.iter().map(|&id| i64::from(id)).collect();
-    let input = Tensor::<2, Int>::from_data(TensorData::new(ids, [1, t]), device);
+    let input = crate::llama::token_tensor(tokens, device);
     let options = ForwardOptions {
         capture_hidden: true,
         last_only: true,

@@ -19,11 +19,12 @@
 use std::collections::BTreeMap;
 
 use burn::module::Module;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
-use xlingo_model::llama::Llama;
+use xlingo_model::llama::{Llama, token_tensor};
 
 use crate::error::{Result, TrainError};
+use crate::loss::scalar;
 use crate::sft::{SftConfig, Trainer, trained_layers};
 
 /// The top layer's language subspaces, from `xlingo lens probe` (xlingo-eval's LSAR probe).
@@ -106,12 +107,6 @@ fn to_vec(t: Tensor<3>) -> Result<Vec<f32>> {
         .map_err(|e| TrainError::Config(format!("reading hidden states: {e:?}")))
 }
 
-fn ids_tensor(ids: &[u32], device: &Device) -> Tensor<2, Int> {
-    let ids: Vec<i64> = ids.iter().map(|&i| i64::from(i)).collect();
-    let n = ids.len();
-    Tensor::from_data(TensorData::new(ids, [1, n]), device)
-}
-
 /// Run the frozen bottom and the starting top once for every prompt and language.
 pub fn prepare(
     model: &Llama,
@@ -131,7 +126,7 @@ pub fn prepare(
         if ids.is_empty() {
             return Err(TrainError::Config(format!("{what}: an empty prompt")));
         }
-        let residual = model.residual_after(ids_tensor(ids, &device), first);
+        let residual = model.residual_after(token_tensor(ids, &device), first);
         let top = model.normed_top(residual.clone(), first);
         let len = ids.len();
         Ok(Frozen {
@@ -227,15 +222,6 @@ impl SpaceTensors {
 
 fn mse(a: Tensor<2>, b: Tensor<2>) -> Tensor<1> {
     (a - b).powi_scalar(2).mean()
-}
-
-fn scalar(t: &Tensor<1>) -> f32 {
-    t.clone()
-        .into_data()
-        .try_to_vec::<f32>()
-        .ok()
-        .and_then(|v| v.first().copied())
-        .unwrap_or(f32::NAN)
 }
 
 /// The Lens loss of one prepared prompt under `model` (whose top layers from `first` on are

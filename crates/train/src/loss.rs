@@ -26,3 +26,13 @@ pub fn causal_lm_loss(model: &Llama, batch: &Batch) -> Tensor<1> {
         &device,
     ))
 }
+
+/// A one-element tensor's value (NaN if it cannot be read, so the non-finite guard stops).
+pub(crate) fn scalar(t: &Tensor<1>) -> f32 {
+    t.clone()
+        .into_data()
+        .try_to_vec::<f32>()
+        .ok()
+        .and_then(|v| v.first().copied())
+        .unwrap_or(f32::NAN)
+}

@@ -13,7 +13,7 @@ use xlingo_model::llama::Llama;
 
 use crate::batch::{Batch, Example};
 use crate::error::{Result, TrainError};
-use crate::loss::causal_lm_loss;
+use crate::loss::{causal_lm_loss, scalar};
 use crate::schedule::CosineSchedule;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -356,15 +356,6 @@ fn freeze_all_but(mut model: Llama, trained: std::ops::Range<usize>) -> Llama {
 
 fn model_device(model: &Llama) -> Device {
     model.embed.weight.val().device()
-}
-
-fn scalar(t: &burn::tensor::Tensor<1>) -> f32 {
-    t.clone()
-        .into_data()
-        .try_to_vec::<f32>()
-        .ok()
-        .and_then(|v| v.first().copied())
-        .unwrap_or(f32::NAN)
 }
 
 /// The projection a LoRA target names (one of [`LORA_TARGETS`]) in a decoder layer.
