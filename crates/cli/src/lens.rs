@@ -37,8 +37,8 @@ use crate::assets::{DEFAULT_MODEL, count_bar, write_atomically, write_json};
 use crate::parallel::{Corpus, fitting, prompt_corpus};
 use crate::session::resolve_model;
 use crate::train::{
-    MethodArg, TrainDevice, abort_after_step, export_all, keep_metrics_up_to, open_trainer,
-    step_bar,
+    ExportKind, MethodArg, TrainDevice, abort_after_step, export_all, keep_metrics_up_to,
+    open_trainer, step_bar,
 };
 
 #[derive(Subcommand, Debug)]
@@ -153,6 +153,14 @@ pub struct TrainArgs {
     resume: bool,
     #[arg(long)]
     no_export: bool,
+    /// Which exports to write at the end, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "gguf,hf,adapter"
+    )]
+    export: Vec<ExportKind>,
 }
 
 pub fn run(command: LensCommand) -> Result<()> {
@@ -487,18 +495,20 @@ fn train(args: TrainArgs) -> Result<()> {
     }
     bar.finish_and_clear();
     let end = lens.evaluate(&all)?;
-    let (exports, skipped_exports) = if args.no_export {
-        (Vec::new(), Vec::new())
+    let kinds = if args.no_export {
+        &[][..]
     } else {
-        export_all(
-            lens.trainer().model(),
-            &cfg,
-            &m.gguf,
-            &m.config,
-            &args.out,
-            &args.prompts.model,
-        )?
+        &args.export[..]
     };
+    let (exports, skipped_exports) = export_all(
+        lens.trainer().model(),
+        &cfg,
+        &m.gguf,
+        &m.config,
+        &args.out,
+        &args.prompts.model,
+        kinds,
+    )?;
     let summary = json!({
         "model": args.prompts.model, "space": args.space, "languages": corpus.languages,
         "prompts": prompts.len(), "config": cfg, "weights": weights,

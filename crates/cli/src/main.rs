@@ -5,8 +5,8 @@ mod assets;
 mod bench;
 mod data;
 mod eval;
+mod experiment;
 mod figures;
-
 mod generate;
 mod inspect;
 mod lens;
@@ -78,6 +78,9 @@ enum Command {
     /// Scaling laws of quality vs data size, and a data budget split across languages.
     #[command(subcommand)]
     Scaling(scaling::ScalingCommand),
+    /// Whole experiments, run stage by stage and resumed where they stopped.
+    #[command(subcommand)]
+    Experiment(experiment::ExperimentCommand),
     /// Write a tiny random model (GGUF with a byte-level tokenizer and a chat template), to try
     /// the tools end to end in seconds.
     Tiny(tiny::TinyArgs),
@@ -94,7 +97,25 @@ enum Command {
 fn main() -> ExitCode {
     restore_default_sigpipe();
     let cli = Cli::parse();
-    let result = match cli.command {
+    match dispatch(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs an xlingo command line (`["xlingo", "train", "sft", …]`) in this process: experiments
+/// are built from the same commands a user would type, so each stage can be rerun by hand.
+pub(crate) fn run_command_line(args: &[String]) -> anyhow::Result<()> {
+    let cli = Cli::try_parse_from(args)
+        .map_err(|e| anyhow::anyhow!("{}: {}", args.join(" "), e.render()))?;
+    dispatch(cli.command)
+}
+
+fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Fetch { asset, list, force } => fetch(asset, list, force),
         Command::Generate(args) => generate::run(args),
         Command::Bench(args) => bench::run(args),
@@ -104,18 +125,11 @@ fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(args),
         Command::Lens(command) => lens::run(command),
         Command::Report(args) => report::run(args),
-
         Command::Train(command) => train::run(command),
         Command::Data(command) => data::run(command),
         Command::Scaling(command) => scaling::run(command),
+        Command::Experiment(command) => experiment::run(command),
         Command::Inspect { path, all_tensors } => inspect::run(&path, all_tensors),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
     }
 }
 

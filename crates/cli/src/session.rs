@@ -13,7 +13,8 @@ use xlingo_model::{GenerateOptions, Generator, LoadedModel, StopReason};
 
 use crate::assets;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum EngineChoice {
     /// The WGSL engine on a hardware GPU adapter; the reference on the CPU otherwise (on
     /// software adapters such as lavapipe the WGSL engine is, for now, slower than it).

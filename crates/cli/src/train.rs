@@ -36,7 +36,8 @@ pub enum TrainCommand {
     Sft(SftArgs),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub(crate) enum MethodArg {
     Lora,
     Full,
@@ -57,6 +58,17 @@ pub(crate) enum TrainDevice {
     Cpu,
     /// burn's wgpu backend (Vulkan, Metal, DX12).
     Gpu,
+}
+
+/// What a finished run writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ExportKind {
+    /// The merged model as F16 GGUF (`model-f16.gguf`: our engine and llama.cpp load it).
+    Gguf,
+    /// The merged model as a Hugging Face checkpoint (`hf/`).
+    Hf,
+    /// The PEFT adapter (`adapter/`; LoRA runs only).
+    Adapter,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -134,6 +146,14 @@ pub struct SftArgs {
     /// Skip the exports at the end.
     #[arg(long)]
     no_export: bool,
+    /// Which exports to write at the end, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "gguf,hf,adapter"
+    )]
+    export: Vec<ExportKind>,
     /// Also append each step's micro-batches (token ids and loss masks) to OUT/batches.jsonl,
     /// so that another trainer can replay exactly the same data (benches/train_bench.py).
     #[arg(long)]
@@ -299,18 +319,20 @@ fn sft(args: SftArgs) -> Result<()> {
     }
     bar.finish_and_clear();
 
-    let (exports, skipped_exports) = if args.no_export {
-        (Vec::new(), Vec::new())
+    let kinds = if args.no_export {
+        &[][..]
     } else {
-        export_all(
-            trainer.model(),
-            &cfg,
-            &gguf,
-            &config,
-            &args.out,
-            &args.model,
-        )?
+        &args.export[..]
     };
+    let (exports, skipped_exports) = export_all(
+        trainer.model(),
+        &cfg,
+        &gguf,
+        &config,
+        &args.out,
+        &args.model,
+        kinds,
+    )?;
     let summary = json!({
         "model": args.model, "data": args.data, "method": cfg.method,
         "config": cfg, "steps": trainer.steps_done(),
@@ -471,8 +493,8 @@ pub(crate) fn open_trainer(
     }
 }
 
-/// Write the trained model as F16 GGUF, Hugging Face safetensors and, for LoRA, a PEFT
-/// adapter; returns the paths written and the exports skipped (with why).
+/// Write the trained model as the `kinds` asked for: F16 GGUF, Hugging Face safetensors and,
+/// for LoRA, a PEFT adapter; returns the paths written and the exports skipped (with why).
 pub(crate) fn export_all(
     model: &Llama,
     cfg: &SftConfig,
@@ -480,22 +502,29 @@ pub(crate) fn export_all(
     config: &ModelConfig,
     out: &Path,
     base_name: &str,
+    kinds: &[ExportKind],
 ) -> Result<(Vec<String>, Vec<String>)> {
     let mut exports = Vec::new();
     let mut skipped = Vec::new();
-    let gguf_out = out.join("model-f16.gguf");
-    export_gguf(model, gguf, GgmlType::F16, &gguf_out)?;
-    exports.push(gguf_out.display().to_string());
+    if kinds.contains(&ExportKind::Gguf) {
+        let gguf_out = out.join("model-f16.gguf");
+        export_gguf(model, gguf, GgmlType::F16, &gguf_out)?;
+        exports.push(gguf_out.display().to_string());
+    }
     let hf = out.join("hf");
     // Some models (Llama 3.1's RoPE factors) have no config.json form: keep the others.
-    match export_hf(model, config, gguf, &hf) {
-        Ok(()) => exports.push(hf.display().to_string()),
-        Err(e) => {
+    match kinds
+        .contains(&ExportKind::Hf)
+        .then(|| export_hf(model, config, gguf, &hf))
+    {
+        Some(Ok(())) => exports.push(hf.display().to_string()),
+        Some(Err(e)) => {
             eprintln!("[xlingo] warning: no Hugging Face export: {e}");
             skipped.push(e.to_string());
         }
+        None => {}
     }
-    if cfg.method == Method::Lora {
+    if cfg.method == Method::Lora && kinds.contains(&ExportKind::Adapter) {
         let adapter = out.join("adapter");
         export_peft(model, config, &cfg.lora, base_name, &adapter)?;
         exports.push(adapter.display().to_string());

@@ -1062,3 +1062,152 @@ fn analyze_writes_layerwise_similarity_and_resumes() {
     ]);
     assert_clean_failure(&bad, &["LANG=FILE"]);
 }
+
+#[test]
+fn experiment_scaling_runs_the_grid_resumes_after_a_crash_and_fits() {
+    let (dir, model) = fresh_dir_with_tiny_model("experiment");
+    let mut pairs = Vec::new();
+    for (lang, words) in [
+        ("es", ["el", "gato", "perro", "casa", "rojo"]),
+        ("de", ["die", "Katze", "Hund", "Haus", "rot"]),
+    ] {
+        let english = ["the", "cat", "dog", "house", "red"];
+        let lines: Vec<String> = (0..40)
+            .map(|i| {
+                let pick =
+                    |w: &[&str]| format!("{} {} {} {i}", w[i % 5], w[(i / 5) % 5], w[(i + 2) % 5]);
+                format!("{}\t{}", pick(&english), pick(&words))
+            })
+            .collect();
+        let path = dir.join(format!("en-{lang}.tsv"));
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        pairs.push(format!("{lang}={}", path.display()));
+    }
+    let run = |out: &Path, extra: &[&str], abort: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xlingo"));
+        cmd.args(["experiment", "scaling", "--model", path_str(&model)])
+            .args(["--pairs", &pairs[0], "--pairs", &pairs[1]])
+            .args([
+                "--sizes",
+                "4,8,12,16,20",
+                "--test-size",
+                "4",
+                "--batch-size",
+                "2",
+            ])
+            .args(["--save-every", "2", "--lr", "0.01", "--max-tokens", "8"])
+            .args(["--engine", "reference", "--out", path_str(out)])
+            .args(extra)
+            .env("XLINGO_CACHE", scratch());
+        if let Some(step) = abort {
+            cmd.env("XLINGO_ABORT_AFTER_STEP", step);
+        }
+        cmd.output().unwrap()
+    };
+    let read = |path: PathBuf| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+    };
+
+    // Killed in the middle of the first training run (after step 3 of 4), then rerun.
+    let resumed = dir.join("resumed");
+    let crashed = run(&resumed, &[], Some("3"));
+    assert!(!crashed.status.success());
+    assert!(!resumed.join("results.json").exists());
+    let again = run(&resumed, &[], None);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let log = stderr(&again);
+    assert!(log.contains("resuming the experiment"), "{log}");
+    assert!(
+        log.contains("evaluation of the untrained model: done"),
+        "{log}"
+    );
+    assert!(
+        log.contains("resuming from"),
+        "the training run resumes: {log}"
+    );
+
+    let straight = dir.join("straight");
+    let once = run(&straight, &[], None);
+    assert!(once.status.success(), "{}", stderr(&once));
+    assert_eq!(
+        read(resumed.join("results.json")),
+        read(straight.join("results.json")),
+        "an interrupted and resumed grid gives the same results"
+    );
+
+    let results = read(straight.join("results.json"));
+    let runs = results["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 12, "base + 5 sizes for 2 languages");
+    let steps: Vec<u64> = runs
+        .iter()
+        .filter(|r| r["lang"] == "es" && r["pairs"] != 0)
+        .map(|r| r["steps"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [4, 4, 6, 8, 10],
+        "one epoch of batch 2, at least 4 steps"
+    );
+    for r in runs {
+        let chrf = r["chrf"].as_f64().unwrap();
+        assert!((0.0..=100.0).contains(&chrf), "{r}");
+    }
+    // Test and training pairs never share a source sentence.
+    let test: Vec<String> = std::fs::read_to_string(straight.join("data/es/test.en"))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(test.len(), 4);
+    let pool = std::fs::read_to_string(straight.join("data/es/pool.tsv")).unwrap();
+    assert_eq!(pool.lines().count(), 36);
+    assert!(
+        pool.lines()
+            .all(|l| !test.iter().any(|t| l.starts_with(&format!("{t}\t"))))
+    );
+
+    let points = read(straight.join("points.json"));
+    assert_eq!(points["de"].as_array().unwrap().len(), 5);
+    assert_eq!(points["es"][2][0], 12.0);
+    let es_12 = runs.iter().find(|r| r["lang"] == "es" && r["pairs"] == 12);
+    assert_eq!(
+        points["es"][2][1],
+        es_12.unwrap()["chrf"],
+        "points are the chosen metric (chrF)"
+    );
+    let fits = read(straight.join("fits.json"));
+    assert!(
+        fits["es"]["law"].is_object() && fits["de"]["law"].is_object(),
+        "{fits}"
+    );
+    for file in ["fits.svg", "report.html", "available.json", "commands.sh"] {
+        assert!(straight.join(file).exists(), "{file}");
+    }
+    let commands = std::fs::read_to_string(straight.join("commands.sh")).unwrap();
+    assert_eq!(
+        commands
+            .lines()
+            .filter(|l| l.starts_with("xlingo "))
+            .count(),
+        32
+    );
+    assert!(straight.join("runs/es/20/adapter").exists());
+    assert!(
+        !straight.join("runs/es/20/model-f16.gguf").exists(),
+        "GGUF removed after its evaluation"
+    );
+
+    let changed = run(&straight, &["--seed", "1"], None);
+    assert_clean_failure(&changed, &["other settings", "seed: 0 then, 1 now"]);
+    let few = xlingo(&[
+        "experiment",
+        "scaling",
+        "--pairs",
+        &pairs[0],
+        "--sizes",
+        "4,8,12,16",
+        "--out",
+        path_str(&dir.join("few")),
+    ]);
+    assert_clean_failure(&few, &["--sizes", "at least five"]);
+}
