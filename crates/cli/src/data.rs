@@ -1,14 +1,16 @@
-//! `xlingo data coit`: build a cross-lingual instruction-tuning set (x-LLaMA's CoIT) for one
-//! target language from parallel text and instruction data, as JSONL that `xlingo train sft`
-//! reads (and, held out, `xlingo eval translation` can score).
+//! `xlingo data coit|muit`: build a cross-lingual instruction-tuning set (x-LLaMA's CoIT) for
+//! one target language from parallel text and instruction data, and mix several languages'
+//! sets under a budget (m-LLaMA's MuIT), as JSONL that `xlingo train sft` reads.
 
+use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use xlingo_data::coit::{CoitConfig, Direction, GeneralMix, build_coit};
-use xlingo_data::record::{Instruction, Pair};
+use xlingo_data::muit::{mix_muit, parse_budgets};
+use xlingo_data::record::{Example, Instruction, Pair};
 use xlingo_data::sword::join_verses;
 
 use crate::assets::{data_dir, write_atomically};
@@ -18,6 +20,26 @@ pub enum DataCommand {
     /// Cross-lingual instruction data for one language: translation instructions from
     /// parallel text (33 templates, English → target by default) plus general instructions.
     Coit(CoitArgs),
+    /// Multilingual instruction data (m-LLaMA's MuIT): one shuffled training set drawing a
+    /// budgeted number of examples from each language's pool (e.g. the budget map that
+    /// `xlingo scaling allocate --budget-map` writes).
+    Muit(MuitArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MuitArgs {
+    /// One language's examples as LANG=FILE.jsonl (`xlingo data coit` output, or Alpaca
+    /// records, which count as general examples in LANG); repeat for each language.
+    #[arg(long = "pool", value_name = "LANG=JSONL", required = true)]
+    pools: Vec<String>,
+    /// JSON: {"es": examples, "zh": examples, ...}.
+    #[arg(long)]
+    budgets: PathBuf,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output JSONL (instruction, input, output, lang, kind).
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -68,7 +90,51 @@ pub struct CoitArgs {
 pub fn run(command: DataCommand) -> Result<()> {
     match command {
         DataCommand::Coit(args) => coit(args),
+        DataCommand::Muit(args) => muit(args),
     }
+}
+
+fn muit(args: MuitArgs) -> Result<()> {
+    let mut pools = BTreeMap::new();
+    for spec in &args.pools {
+        let Some((lang, file)) = spec.split_once('=') else {
+            bail!("--pool {spec}: expected LANG=FILE.jsonl, e.g. --pool es=coit-es.jsonl");
+        };
+        let parsed = xlingo_data::fs::load_pool(file, lang)?;
+        report_issues(&parsed.issues);
+        if pools.insert(lang.to_owned(), parsed.records).is_some() {
+            bail!("--pool: language `{lang}` given twice");
+        }
+    }
+    let text = xlingo_data::fs::read_text(&args.budgets)?;
+    let budgets = parse_budgets(&args.budgets.display().to_string(), &text)?;
+    let (examples, report) = mix_muit(&pools, &budgets, args.seed);
+    write_examples(&args.out, &examples)?;
+    let taken: Vec<String> = report
+        .taken
+        .iter()
+        .map(|(lang, n)| format!("{n} {lang}"))
+        .collect();
+    eprintln!("[xlingo] {} examples: {}", examples.len(), taken.join(", "));
+    for s in &report.shortfalls {
+        eprintln!(
+            "[xlingo] note: {} has {} examples, fewer than its budget of {}",
+            s.lang, s.available, s.budget
+        );
+    }
+    for lang in &report.unbudgeted {
+        eprintln!("[xlingo] note: {lang} has a pool but no budget; none of it was taken");
+    }
+    println!("{}", args.out.display());
+    Ok(())
+}
+
+fn write_examples(path: &Path, examples: &[Example]) -> Result<()> {
+    let mut out = Vec::new();
+    for e in examples {
+        writeln!(out, "{}", serde_json::to_string(e)?)?;
+    }
+    write_atomically(path, &out)
 }
 
 fn coit(args: CoitArgs) -> Result<()> {
@@ -95,11 +161,7 @@ fn coit(args: CoitArgs) -> Result<()> {
     cfg.general = GeneralMix::PerTranslation(args.general_ratio);
     cfg.seed = args.seed;
     let (examples, report) = build_coit(&pairs, &general_en, &general_x, &cfg)?;
-    let mut out = Vec::new();
-    for e in &examples {
-        writeln!(out, "{}", serde_json::to_string(e)?)?;
-    }
-    write_atomically(&args.out, &out)?;
+    write_examples(&args.out, &examples)?;
     eprintln!(
         "[xlingo] {} examples: {} translation, {} general English, {} general {}",
         examples.len(),

@@ -69,7 +69,8 @@ enum Command {
     /// One self-contained HTML page with the charts of xlingo outputs (analysis, Lens probes,
     /// training runs, evaluations, scaling fits, benchmarks).
     Report(report::ReportArgs),
-    /// Build training data (CoIT: translation + general instructions for one language).
+    /// Build training data: CoIT (translation + general instructions for one language) and
+    /// MuIT (several languages mixed under a budget).
     #[command(subcommand)]
     Data(data::DataCommand),
     /// Fine-tune a model (supervised, full or LoRA), with checkpoints, --resume and export.

@@ -1211,3 +1211,67 @@ fn experiment_scaling_runs_the_grid_resumes_after_a_crash_and_fits() {
     ]);
     assert_clean_failure(&few, &["--sizes", "at least five"]);
 }
+
+#[test]
+fn data_muit_mixes_budgeted_pools_and_reports_shortfalls() {
+    let dir = scratch().join("muit");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let pool = |lang: &str, n: usize| {
+        let lines: Vec<String> = (0..n)
+            .map(|i| {
+                serde_json::json!({"instruction": "Translate.", "input": format!("{lang} {i}"),
+                    "output": format!("out {i}"), "lang": lang, "kind": "translation"})
+                .to_string()
+            })
+            .collect();
+        let path = dir.join(format!("{lang}.jsonl"));
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        format!("{lang}={}", path.display())
+    };
+    let (es, zh) = (pool("es", 10), pool("zh", 3));
+    let budgets = write("muit-budgets.json", br#"{"es": 6, "zh": 5}"#);
+    let mix = |out: &str| {
+        let out = dir.join(out);
+        let o = xlingo(&[
+            "data",
+            "muit",
+            "--pool",
+            &es,
+            "--pool",
+            &zh,
+            "--budgets",
+            path_str(&budgets),
+            "--out",
+            path_str(&out),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        (std::fs::read_to_string(out).unwrap(), stderr(&o))
+    };
+    let (first, log) = mix("a.jsonl");
+    let rows: Vec<serde_json::Value> = first
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 9);
+    assert_eq!(rows.iter().filter(|r| r["lang"] == "es").count(), 6);
+    assert_eq!(rows.iter().filter(|r| r["lang"] == "zh").count(), 3);
+    assert!(
+        log.contains("zh has 3 examples, fewer than its budget of 5"),
+        "{log}"
+    );
+    assert_eq!(mix("b.jsonl").0, first, "the same seed gives the same mix");
+
+    let bad = write("muit-bad.json", br#"{"es": -2}"#);
+    let o = xlingo(&[
+        "data",
+        "muit",
+        "--pool",
+        &es,
+        "--budgets",
+        path_str(&bad),
+        "--out",
+        path_str(&dir.join("c.jsonl")),
+    ]);
+    assert_clean_failure(&o, &["muit-bad.json", "\"es\""]);
+}

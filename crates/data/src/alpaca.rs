@@ -41,7 +41,7 @@ pub fn parse_alpaca_jsonl(file: &str, text: &str) -> Parsed<Instruction> {
     out
 }
 
-fn instruction_from_value(v: &Value) -> std::result::Result<Instruction, String> {
+pub(crate) fn instruction_from_value(v: &Value) -> std::result::Result<Instruction, String> {
     let Value::Object(obj) = v else {
         return Err(format!("expected an object, found {}", json_kind(v)));
     };

@@ -40,6 +40,16 @@ pub fn load_alpaca(path: impl AsRef<Path>) -> Result<Parsed<Instruction>> {
     }
 }
 
+/// One language's pool for the MuIT mixer (see [`crate::muit::parse_pool_jsonl`]).
+pub fn load_pool(path: impl AsRef<Path>, lang: &str) -> Result<Parsed<crate::record::Example>> {
+    let p = path.as_ref();
+    Ok(crate::muit::parse_pool_jsonl(
+        &name(p),
+        &read_text(p)?,
+        lang,
+    ))
+}
+
 pub fn load_tsv(path: impl AsRef<Path>) -> Result<Parsed<Pair>> {
     let p = path.as_ref();
     Ok(parse_tsv(&name(p), &read_text(p)?))

@@ -8,10 +8,12 @@ use rand::seq::SliceRandom;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::alpaca::{instruction_from_value, json_kind};
 use crate::coit::sample;
-use crate::error::{DataError, Result};
-use crate::record::Example;
+use crate::error::{DataError, Issue, Location, Parsed, Result};
+use crate::record::{Example, Kind};
 use crate::rng::rng_for;
+use crate::text::numbered_lines;
 
 /// Read a budget map: a JSON object from language code to a non-negative whole number.
 pub fn parse_budgets(file: &str, text: &str) -> Result<BTreeMap<String, usize>> {
@@ -32,6 +34,44 @@ pub fn parse_budgets(file: &str, text: &str) -> Result<BTreeMap<String, usize>> 
             )),
         })
         .collect()
+}
+
+/// Read one language's pool: JSON Lines of examples as `xlingo data coit` writes them
+/// (Alpaca fields plus `lang` and `kind`), or plain Alpaca records, which count as general
+/// examples in `lang`. Every bad line is an issue with its line number.
+pub fn parse_pool_jsonl(file: &str, text: &str, lang: &str) -> Parsed<Example> {
+    let mut out = Parsed::default();
+    for (n, line) in numbered_lines(text) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let example = serde_json::from_str::<Value>(line)
+            .map_err(|e| format!("invalid JSON at column {}: {e}", e.column()))
+            .and_then(|v| example_from_value(&v, lang));
+        out.push(example.map_err(|m| Issue::new(file, Location::Line(n), m)));
+    }
+    out
+}
+
+fn example_from_value(v: &Value, lang: &str) -> std::result::Result<Example, String> {
+    let record = instruction_from_value(v)?;
+    let lang = match v.get("lang") {
+        None | Some(Value::Null) => lang.to_owned(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => return Err(format!("`lang` is {}, not a string", json_kind(other))),
+    };
+    let kind = match v.get("kind") {
+        None | Some(Value::Null) => Kind::General,
+        Some(k) => serde_json::from_value(k.clone())
+            .map_err(|_| format!("`kind` is {k}, not \"translation\" or \"general\""))?,
+    };
+    Ok(Example {
+        instruction: record.instruction,
+        input: record.input,
+        output: record.output,
+        lang,
+        kind,
+    })
 }
 
 /// A language that had fewer examples than its budget.
@@ -99,6 +139,31 @@ mod tests {
                 kind: Kind::Translation,
             })
             .collect()
+    }
+
+    #[test]
+    fn pools_read_coit_lines_and_plain_alpaca_and_name_bad_lines() {
+        let text = concat!(
+            r#"{"instruction":"Translate.","input":"a","output":"b","lang":"es","kind":"translation"}"#,
+            "\n\n",
+            r#"{"instruction":"Hi","output":"Hola"}"#,
+            "\n",
+            r#"{"instruction":"Hi","output":"Hola","kind":"poem"}"#,
+            "\n{oops\n",
+            r#"{"instruction":"Hi","output":"Hola","lang":3}"#,
+            "\n",
+        );
+        let parsed = parse_pool_jsonl("es.jsonl", text, "es");
+        assert_eq!(parsed.records.len(), 2);
+        assert_eq!(parsed.records[0].kind, Kind::Translation);
+        assert_eq!(parsed.records[1].kind, Kind::General);
+        assert_eq!(parsed.records[1].lang, "es");
+        let issues: Vec<String> = parsed.issues.iter().map(|i| i.to_string()).collect();
+        assert_eq!(issues.len(), 3, "{issues:?}");
+        assert!(issues[0].starts_with("es.jsonl: line 4"), "{issues:?}");
+        assert!(issues[0].contains("poem"), "{issues:?}");
+        assert!(issues[1].starts_with("es.jsonl: line 5"), "{issues:?}");
+        assert!(issues[2].contains("`lang`"), "{issues:?}");
     }
 
     #[test]
