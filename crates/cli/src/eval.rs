@@ -33,6 +33,9 @@ pub enum EvalCommand {
     /// Answer open-ended instructions in one language and measure whether the answers are in
     /// it (the off-target rate; Lens's open-ended check), with the answers' lengths.
     Chat(ChatArgs),
+    /// Score reference responses with teacher forcing: NLL per token, perplexity and top-1
+    /// accuracy (no generation; e.g. English fluency before and after tuning).
+    Lm(crate::lm::LmArgs),
 }
 
 /// What every evaluation shares: the model, how to prompt it, and where results go.
@@ -124,6 +127,7 @@ pub fn run(command: EvalCommand) -> Result<()> {
         EvalCommand::Translation(args) => translation(args),
         EvalCommand::Qa(args) => qa(args),
         EvalCommand::Chat(args) => chat(args),
+        EvalCommand::Lm(args) => crate::lm::run(args),
     }
 }
 

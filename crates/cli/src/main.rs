@@ -10,6 +10,7 @@ mod figures;
 mod generate;
 mod inspect;
 mod lens;
+mod lm;
 mod logits;
 mod parallel;
 mod report;
@@ -54,9 +55,9 @@ enum Command {
     Logits(logits::LogitsArgs),
     /// Measure prefill and decode speed, time to first token and memory (see benches/).
     Bench(bench::BenchArgs),
-    /// Evaluate a model: translation (BLEU, chrF, chrF++) or question answering (EM, F1,
-    /// inclusion), with the off-target rate; predictions and a summary are written, and a
-    /// re-run resumes.
+    /// Evaluate a model: translation (BLEU, chrF, chrF++), question answering (EM, F1,
+    /// inclusion) and open-ended answers, with the off-target rate, or the likelihood of
+    /// reference responses; predictions and a summary are written, and a re-run resumes.
     #[command(subcommand)]
     Eval(eval::EvalCommand),
     /// Layer-wise representation analysis of parallel text (the UDHR by default): cosine

@@ -71,7 +71,8 @@ pub(crate) enum ExportKind {
     Adapter,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PromptArg {
     /// The model's chat template (falls back to Alpaca when it has none).
     Chat,
@@ -416,24 +417,50 @@ fn load_examples(
             seed: args.seed,
         },
     )?;
-    let (style, chat) = match (args.prompt, template) {
-        (PromptArg::Chat, Some(t)) => (
-            PromptStyle::Chat {
-                template: t,
-                system: None,
-            },
-            true,
-        ),
-        _ => (PromptStyle::Alpaca, false),
-    };
-    let cfg = TokenizeConfig {
+    let prompts = Prompts {
+        prompt: args.prompt,
         max_len: args.max_len,
-        overflow: Overflow::Truncate,
-        add_special_tokens: !chat,
-        eos_id: if chat { None } else { info.eos_id },
+        tokenizer,
+        template,
+        info,
     };
-    let convert = |set: &[DataExample]| -> Vec<Example> {
-        let (tokenized, report) = tokenize_examples(set, &style, tokenizer, &cfg);
+    Ok((
+        prompts.tokenize(&splits.train),
+        prompts.tokenize(&splits.valid),
+    ))
+}
+
+/// How instruction records become token ids with a loss mask (shared by training and by
+/// `xlingo eval lm`, so both see the same prompts).
+pub(crate) struct Prompts<'a> {
+    pub prompt: PromptArg,
+    pub max_len: usize,
+    pub tokenizer: &'a tokenizers::Tokenizer,
+    pub template: Option<&'a ChatTemplate>,
+    pub info: &'a TokenizerInfo,
+}
+
+impl Prompts<'_> {
+    /// The records as examples, responses truncated to `max_len` tokens in all; records with
+    /// no response token left are dropped (reported on stderr).
+    pub fn tokenize(&self, set: &[DataExample]) -> Vec<Example> {
+        let (style, chat) = match (self.prompt, self.template) {
+            (PromptArg::Chat, Some(t)) => (
+                PromptStyle::Chat {
+                    template: t,
+                    system: None,
+                },
+                true,
+            ),
+            _ => (PromptStyle::Alpaca, false),
+        };
+        let cfg = TokenizeConfig {
+            max_len: self.max_len,
+            overflow: Overflow::Truncate,
+            add_special_tokens: !chat,
+            eos_id: if chat { None } else { self.info.eos_id },
+        };
+        let (tokenized, report) = tokenize_examples(set, &style, self.tokenizer, &cfg);
         if report.truncated + report.dropped_too_long + report.failed.len() > 0 {
             eprintln!(
                 "[xlingo] {} truncated, {} dropped as too long, {} failed to render",
@@ -457,8 +484,7 @@ fn load_examples(
             })
             .filter(|e| e.targets() > 0)
             .collect()
-    };
-    Ok((convert(&splits.train), convert(&splits.valid)))
+    }
 }
 
 /// The trainer of a run in `out`: restored from its newest checkpoint with `resume` (whose

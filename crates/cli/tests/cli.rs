@@ -1275,3 +1275,70 @@ fn data_muit_mixes_budgeted_pools_and_reports_shortfalls() {
     ]);
     assert_clean_failure(&o, &["muit-bad.json", "\"es\""]);
 }
+
+#[test]
+fn eval_lm_scores_reference_responses_and_resumes() {
+    let (dir, model) = fresh_dir_with_tiny_model("eval-lm");
+    let data = dir.join("data.json");
+    let records: Vec<serde_json::Value> = (0..7)
+        .map(|i| serde_json::json!({"instruction": format!("Count to {i}."), "output": "1 2 3 ".repeat(i + 1)}))
+        .collect();
+    std::fs::write(&data, serde_json::to_string(&records).unwrap()).unwrap();
+    let out = dir.join("lm");
+    let run = |limit: &str| {
+        let o = xlingo(&[
+            "eval",
+            "lm",
+            "--model",
+            path_str(&model),
+            "--data",
+            path_str(&data),
+            "--skip",
+            "1",
+            "--limit",
+            limit,
+            "--batch-size",
+            "2",
+            "--out",
+            path_str(&out),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let summary: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+        (summary, stderr(&o))
+    };
+    let (first, _) = run("3");
+    assert_eq!(first["records"], 3);
+    let (nll, ppl, acc) = (
+        first["nll_per_token"].as_f64().unwrap(),
+        first["perplexity"].as_f64().unwrap(),
+        first["accuracy"].as_f64().unwrap(),
+    );
+    assert!(nll > 0.0 && (ppl - nll.exp()).abs() < 1e-9 * ppl, "{first}");
+    assert!((0.0..=100.0).contains(&acc));
+    // The totals are the sums of the per-record lines (records 1, 2, 3).
+    let lines = read_jsonl(&out.join("scores.jsonl"));
+    let indices: Vec<u64> = lines.iter().map(|l| l["index"].as_u64().unwrap()).collect();
+    assert_eq!(indices, [1, 2, 3]);
+    let targets: u64 = lines.iter().map(|l| l["targets"].as_u64().unwrap()).sum();
+    assert_eq!(first["targets"].as_u64().unwrap(), targets);
+
+    // Asking for more resumes: only records 4 and 5 are scored now.
+    let (second, log) = run("5");
+    assert!(log.contains("3 of 5 records already scored"), "{log}");
+    assert_eq!(second["records"], 5);
+    assert_eq!(read_jsonl(&out.join("scores.jsonl")).len(), 5);
+    let again = xlingo(&[
+        "eval",
+        "lm",
+        "--model",
+        path_str(&model),
+        "--data",
+        path_str(&data),
+        "--skip",
+        "9",
+        "--out",
+        path_str(&dir.join("none")),
+    ]);
+    assert_clean_failure(&again, &["data.json", "no records", "--skip 9"]);
+}

@@ -15,5 +15,6 @@ pub mod sft;
 pub use batch::{Batch, Example, step_batches};
 pub use error::{Result, TrainError};
 pub use lens::{LensLosses, LensSpace, LensStepReport, LensTrainer, LensWeights, ParallelPrompt};
+pub use loss::{TargetScore, score_targets};
 pub use schedule::CosineSchedule;
 pub use sft::{LoraSettings, Method, SftConfig, StepReport, Trainer};

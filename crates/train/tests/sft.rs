@@ -13,6 +13,7 @@ use xlingo_model::llama::{ForwardOptions, Llama};
 use xlingo_train::loss::causal_lm_loss;
 use xlingo_train::{
     Batch, CosineSchedule, Example, LoraSettings, Method, SftConfig, TrainError, Trainer,
+    score_targets,
 };
 
 fn device() -> Device {
@@ -108,6 +109,49 @@ fn the_loss_is_the_mean_nll_of_the_response_tokens() {
     assert_eq!(n, 8);
     let want = total / n as f64;
     assert!((got as f64 - want).abs() < 1e-5, "{got} vs {want}");
+}
+
+#[test]
+fn target_scores_are_each_examples_nll_and_arg_max_hits() {
+    let device = Device::flex();
+    let model = tiny_model(&device, |_| {});
+    // Different lengths, so the shorter ones are padded in the batch.
+    let data = [
+        Example::prompt_response(&[3, 10, 20, 7], &[40, 41, 42, 43]),
+        Example::prompt_response(&[5, 9], &[12, 13]),
+        Example::prompt_response(&[8, 30, 31, 32, 33, 7], &[50]),
+    ];
+    let refs: Vec<&Example> = data.iter().collect();
+    let scores = score_targets(&model, &Batch::new(&refs, &device));
+    assert_eq!(scores.len(), 3);
+    for (e, score) in data.iter().zip(&scores) {
+        let ids: Vec<i64> = e.ids.iter().map(|&x| x as i64).collect();
+        let tokens = Tensor::<2, Int>::from_data(TensorData::new(ids, [1, e.ids.len()]), &device);
+        let logits = model
+            .forward(tokens, &mut model.new_cache(), ForwardOptions::default())
+            .logits;
+        let vocab = logits.dims()[2];
+        let raw = logits.clone().into_data().try_to_vec::<f32>().unwrap();
+        let lp = log_softmax(logits, 2)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let (mut nll, mut correct, mut n) = (0.0f64, 0, 0);
+        for t in (0..e.ids.len()).filter(|&t| e.loss_on_next[t]) {
+            let next = e.ids[t + 1] as usize;
+            nll -= lp[t * vocab + next] as f64;
+            let row = &raw[t * vocab..(t + 1) * vocab];
+            let best = (0..vocab)
+                .max_by(|&a, &b| row[a].total_cmp(&row[b]))
+                .unwrap();
+            correct += (best == next) as usize;
+            n += 1;
+        }
+        assert_eq!(score.targets, n);
+        assert_eq!(score.correct, correct);
+        assert!((score.nll - nll).abs() < 1e-3, "{} vs {nll}", score.nll);
+    }
+    assert_eq!(scores.iter().map(|s| s.targets).sum::<usize>(), 7);
 }
 
 #[test]
