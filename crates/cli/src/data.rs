@@ -66,6 +66,10 @@ pub struct CoitArgs {
     /// scripts/fetch-data.sh (World English Bible, Reina-Valera 1909).
     #[arg(long)]
     bible: bool,
+    /// English–target passages of the Universal Declaration of Human Rights (fetched by
+    /// scripts/fetch-data.sh), aligned by paragraph where the translations agree, else by article.
+    #[arg(long, conflicts_with_all = ["tsv", "source", "bible"])]
+    udhr: bool,
     /// Use at most this many translation pairs (the first ones, in the source's order).
     #[arg(long)]
     max_pairs: Option<usize>,
@@ -206,7 +210,16 @@ fn read_pairs(args: &CoitArgs) -> Result<Vec<Pair>> {
         let (pairs, _) = join_verses(&web.verses, &rv.verses);
         return Ok(pairs);
     }
-    bail!("give parallel text: --tsv FILE, --source FILE --target FILE, or --bible")
+    if args.udhr {
+        let corpus = crate::parallel::udhr_corpus(&["en".to_owned(), args.lang.clone()])?;
+        return Ok((0..corpus.len())
+            .map(|i| {
+                let id = format!("udhr {}", corpus.names[i]);
+                Pair::new(id, &corpus.texts[0][i], &corpus.texts[1][i])
+            })
+            .collect());
+    }
+    bail!("give parallel text: --tsv FILE, --source FILE --target FILE, --bible or --udhr")
 }
 
 fn report_issues(issues: &[xlingo_data::Issue]) {
