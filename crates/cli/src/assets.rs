@@ -49,8 +49,10 @@ pub const ASSETS: &[Asset] = &[Asset {
     ],
 }];
 
+/// The asset called `name`, in any letter case (`SmolLM2-135M-Instruct` finds
+/// `smollm2-135m-instruct`).
 pub fn find(name: &str) -> Option<&'static Asset> {
-    ASSETS.iter().find(|a| a.name == name)
+    ASSETS.iter().find(|a| a.name.eq_ignore_ascii_case(name))
 }
 
 /// `$XLINGO_CACHE`, else `~/.cache/xlingo`.
@@ -242,4 +244,15 @@ pub fn count_bar(total: usize, unit: &str) -> ProgressBar {
 pub fn write_atomically(dest: &Path, bytes: &[u8]) -> Result<()> {
     xlingo_formats::write_atomically(dest, bytes)
         .with_context(|| format!("writing {}", dest.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asset_names_match_in_any_case() {
+        assert_eq!(find("SmolLM2-135M-Instruct").map(|a| a.name), Some(DEFAULT_MODEL));
+        assert!(find("smollm2").is_none());
+    }
 }
