@@ -252,7 +252,10 @@ mod tests {
 
     #[test]
     fn asset_names_match_in_any_case() {
-        assert_eq!(find("SmolLM2-135M-Instruct").map(|a| a.name), Some(DEFAULT_MODEL));
+        assert_eq!(
+            find("SmolLM2-135M-Instruct").map(|a| a.name),
+            Some(DEFAULT_MODEL)
+        );
         assert!(find("smollm2").is_none());
     }
 }

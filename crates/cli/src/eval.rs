@@ -15,8 +15,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 use xlingo_eval::langid::{self, OffTargetReport};
 use xlingo_eval::qa::{MlqaLang, Normalization, QaConfig};
+use xlingo_eval::spm::SentencePiece;
 use xlingo_eval::squad::read_squad;
-use xlingo_eval::{BleuConfig, ChrfConfig, Tokenizer, corpus_bleu, corpus_chrf};
+use xlingo_eval::{BleuConfig, ChrfConfig, Flores, Tokenizer, corpus_bleu, corpus_chrf};
 use xlingo_model::{GenerateOptions, SamplingParams};
 
 use crate::assets::{DEFAULT_MODEL, write_atomically};
@@ -89,9 +90,15 @@ pub struct TranslationArgs {
     /// ISO 639-1 code of the target language.
     #[arg(long)]
     target_lang: String,
-    /// BLEU tokeniser (default: zh for Chinese, char for Japanese and Thai, else 13a).
+    /// BLEU tokeniser: none, 13a, intl, zh, char, or flores101 / flores200 (spBLEU, with
+    /// --spm-model). Default: zh for Chinese, char for Japanese and Thai, else 13a.
     #[arg(long)]
     tokenize: Option<String>,
+    /// The SentencePiece model of --tokenize flores101|flores200 (the file sacreBLEU downloads:
+    /// dl.fbaipublicfiles.com/fairseq/models/flores/sacrebleu_tokenizer_spm.model for FLORES-101,
+    /// tinyurl.com/flores200sacrebleuspm for FLORES-200).
+    #[arg(long)]
+    spm_model: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -221,12 +228,7 @@ fn translation(args: TranslationArgs) -> Result<()> {
         eprintln!("[xlingo] skipped: {issue}");
     }
     let pairs = parsed.records;
-    let tokenizer = match &args.tokenize {
-        Some(name) => name
-            .parse::<Tokenizer>()
-            .map_err(|e| anyhow::anyhow!("--tokenize: {e}"))?,
-        None => default_bleu_tokenizer(&args.target_lang),
-    };
+    let tokenizer = bleu_tokenizer(&args)?;
     // x-LLM's evaluation instruction: translation template 0 (the one CoIT data uses for k = 0).
     let instruction = xlingo_data::coit::eval_instruction(
         language_name(&args.source_lang)?,
@@ -337,6 +339,32 @@ fn qa(args: QaArgs) -> Result<()> {
         "off_target": off_target_json(&off),
     });
     write_summary(&args.common.out, &summary)
+}
+
+/// The BLEU tokeniser asked for, spBLEU's with its SentencePiece model loaded.
+fn bleu_tokenizer(args: &TranslationArgs) -> Result<Tokenizer> {
+    let Some(name) = &args.tokenize else {
+        if args.spm_model.is_some() {
+            bail!("--spm-model goes with --tokenize flores101 or flores200");
+        }
+        return Ok(default_bleu_tokenizer(&args.target_lang));
+    };
+    match (Flores::from_name(name), &args.spm_model) {
+        (Some(flores), Some(path)) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let model = SentencePiece::from_bytes(&path.display().to_string(), &bytes)?;
+            Ok(Tokenizer::spm(flores, model))
+        }
+        (Some(_), None) => Err(anyhow::anyhow!(
+            "--tokenize: {} with --spm-model FILE",
+            name.parse::<Tokenizer>().unwrap_err()
+        )),
+        (None, Some(_)) => bail!("--spm-model goes with --tokenize flores101 or flores200"),
+        (None, None) => name
+            .parse::<Tokenizer>()
+            .map_err(|e| anyhow::anyhow!("--tokenize: {e}")),
+    }
 }
 
 /// sacreBLEU's own choice per target language, as far as our tokenisers go (it uses ja-mecab

@@ -1342,3 +1342,46 @@ fn eval_lm_scores_reference_responses_and_resumes() {
     ]);
     assert_clean_failure(&again, &["data.json", "no records", "--skip 9"]);
 }
+
+#[test]
+fn eval_translation_scores_spbleu_with_a_sentencepiece_model() {
+    let (dir, model) = fresh_dir_with_tiny_model("spbleu");
+    let text = dir.join("text.en");
+    std::fs::write(&text, "the cat sees the dog\nred house\n").unwrap();
+    let spm = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../eval/tests/fixtures/spm-bpe.model"
+    );
+    let run = |out: &str, extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            "translation",
+            "--model",
+            path_str(&model),
+            "--source",
+            path_str(&text),
+            "--reference",
+            path_str(&text),
+            "--target-lang",
+            "es",
+            "--max-tokens",
+            "4",
+            "--engine",
+            "reference",
+            "--tokenize",
+            "flores101",
+        ];
+        args.extend(extra);
+        let out = dir.join(out);
+        args.extend(["--out", path_str(&out)]);
+        (xlingo(&args), out)
+    };
+    let (ok, out) = run("with-model", &["--spm-model", spm]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let signature = summary["bleu"]["signature"].as_str().unwrap();
+    assert!(signature.contains("|tok:flores101|"), "{signature}");
+    let (missing, _) = run("without-model", &[]);
+    assert_clean_failure(&missing, &["--spm-model", "sacrebleu_tokenizer_spm.model"]);
+}

@@ -5,8 +5,14 @@ use std::path::PathBuf;
 /// Bad arguments to BLEU or chrF.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum MetricError {
-    #[error("unknown BLEU tokenizer {0:?} (known: none, 13a, intl, zh, char)")]
+    #[error(
+        "unknown BLEU tokenizer {0:?} (known: none, 13a, intl, zh, char, and flores101, flores200 with their SentencePiece model)"
+    )]
     UnknownTokenizer(String),
+    #[error(
+        "BLEU tokenizer {name:?} (spBLEU) needs its SentencePiece model file: download {url} and pass it as the model"
+    )]
+    SpmModelNeeded { name: String, url: &'static str },
     #[error("unknown MLQA language {0:?} (known: en, es, hi, vi, de, ar, zh)")]
     UnknownMlqaLanguage(String),
     #[error("no hypotheses: a corpus score needs at least one segment")]

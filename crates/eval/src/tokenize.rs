@@ -6,15 +6,16 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
 
 use crate::error::MetricError;
 use crate::pystr;
+use crate::spm::SentencePiece;
 
 /// Which of sacreBLEU's tokenisers BLEU runs before counting n-grams.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Tokenizer {
     /// No tokenisation: the text is split on whitespace only (for pre-tokenised text).
     None,
@@ -27,7 +28,63 @@ pub enum Tokenizer {
     Zh,
     /// Every character is a token.
     Char,
+    /// spBLEU: the pieces of a SentencePiece model (FLORES-101's or FLORES-200's).
+    Spm(SpmTokenizer),
 }
+
+/// Which FLORES SentencePiece model spBLEU uses: the name in sacreBLEU's signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flores {
+    /// FLORES-101's model (sacreBLEU's `spm` and `flores101`).
+    Flores101,
+    /// FLORES-200's (NLLB's) model.
+    Flores200,
+}
+
+impl Flores {
+    pub fn name(self) -> &'static str {
+        match self {
+            Flores::Flores101 => "flores101",
+            Flores::Flores200 => "flores200",
+        }
+    }
+
+    /// Where sacreBLEU downloads the model from.
+    pub fn url(self) -> &'static str {
+        match self {
+            Flores::Flores101 => {
+                "https://dl.fbaipublicfiles.com/fairseq/models/flores/sacrebleu_tokenizer_spm.model"
+            }
+            Flores::Flores200 => "https://tinyurl.com/flores200sacrebleuspm",
+        }
+    }
+
+    /// sacreBLEU's names for it: `spm` is the old name of `flores101`.
+    pub fn from_name(name: &str) -> Option<Flores> {
+        match name {
+            "spm" | "flores101" => Some(Flores::Flores101),
+            "flores200" => Some(Flores::Flores200),
+            _ => None,
+        }
+    }
+}
+
+/// A FLORES name with the user's copy of its SentencePiece model.
+#[derive(Debug, Clone)]
+pub struct SpmTokenizer {
+    pub flores: Flores,
+    pub model: Arc<SentencePiece>,
+}
+
+/// Two spBLEU tokenisers are the same when they claim the same FLORES model (the signature
+/// cannot tell two files apart either).
+impl PartialEq for SpmTokenizer {
+    fn eq(&self, other: &Self) -> bool {
+        self.flores == other.flores
+    }
+}
+
+impl Eq for SpmTokenizer {}
 
 impl Tokenizer {
     /// Every tokeniser, in a fixed order.
@@ -40,24 +97,34 @@ impl Tokenizer {
     ];
 
     /// The name sacreBLEU uses on its command line and in the `tok:` field of the signature.
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             Tokenizer::None => "none",
             Tokenizer::Mteval13a => "13a",
             Tokenizer::Intl => "intl",
             Tokenizer::Zh => "zh",
             Tokenizer::Char => "char",
+            Tokenizer::Spm(s) => s.flores.name(),
         }
     }
 
+    /// spBLEU with the given FLORES model (the user's copy of the file sacreBLEU downloads).
+    pub fn spm(flores: Flores, model: SentencePiece) -> Tokenizer {
+        Tokenizer::Spm(SpmTokenizer {
+            flores,
+            model: Arc::new(model),
+        })
+    }
+
     /// Tokenises one line; tokens are separated by single spaces (as sacreBLEU returns them).
-    pub fn tokenize(self, line: &str) -> String {
+    pub fn tokenize(&self, line: &str) -> String {
         match self {
             Tokenizer::None => line.to_owned(),
             Tokenizer::Mteval13a => tokenize_13a(line),
             Tokenizer::Intl => tokenize_intl(line),
             Tokenizer::Zh => tokenize_zh(line),
             Tokenizer::Char => tokenize_char(line),
+            Tokenizer::Spm(s) => s.model.encode(line).join(" "),
         }
     }
 }
@@ -71,7 +138,14 @@ impl fmt::Display for Tokenizer {
 impl FromStr for Tokenizer {
     type Err = MetricError;
 
+    /// The tokenisers that need no file; spBLEU's names say which model file is missing.
     fn from_str(name: &str) -> Result<Self, Self::Err> {
+        if let Some(flores) = Flores::from_name(name) {
+            return Err(MetricError::SpmModelNeeded {
+                name: name.to_owned(),
+                url: flores.url(),
+            });
+        }
         Tokenizer::ALL
             .into_iter()
             .find(|t| t.name() == name)
@@ -228,7 +302,11 @@ mod tests {
         for t in Tokenizer::ALL {
             assert_eq!(t.name().parse::<Tokenizer>().ok(), Some(t));
         }
-        assert!("flores101".parse::<Tokenizer>().is_err());
+        let err = "flores200".parse::<Tokenizer>().unwrap_err().to_string();
+        assert!(
+            err.contains("SentencePiece model") && err.contains("tinyurl.com"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -5,9 +5,10 @@
 use std::collections::HashMap;
 
 use serde::Deserialize;
+use xlingo_eval::spm::SentencePiece;
 use xlingo_eval::{
-    BleuConfig, ChrfConfig, SACREBLEU_VERSION, Smoothing, Tokenizer, corpus_bleu, corpus_chrf,
-    sentence_bleu, sentence_chrf,
+    BleuConfig, ChrfConfig, Flores, SACREBLEU_VERSION, Smoothing, Tokenizer, corpus_bleu,
+    corpus_chrf, sentence_bleu, sentence_chrf,
 };
 
 const TOLERANCE: f64 = 0.01;
@@ -180,6 +181,17 @@ fn tokenisers_match_exactly() {
 }
 
 fn check_bleu(records: &[BleuRecord], sets: &HashMap<String, Set>, table: &str) {
+    check_bleu_with(records, sets, table, |name| {
+        name.parse().expect("fixture tokenizer is known")
+    });
+}
+
+fn check_bleu_with(
+    records: &[BleuRecord],
+    sets: &HashMap<String, Set>,
+    table: &str,
+    tokenizer: impl Fn(&str) -> Tokenizer,
+) {
     let mut report = Report::default();
     for rec in records {
         let what = format!(
@@ -187,7 +199,7 @@ fn check_bleu(records: &[BleuRecord], sets: &HashMap<String, Set>, table: &str) 
             rec.set, rec.index, rec.tokenize, rec.lowercase, rec.smooth_method, rec.effective_order
         );
         let config = BleuConfig {
-            tokenizer: rec.tokenize.parse().expect("fixture tokenizer is known"),
+            tokenizer: tokenizer(&rec.tokenize),
             lowercase: rec.lowercase,
             smoothing: smoothing(&rec.smooth_method),
             effective_order: rec.effective_order,
@@ -300,4 +312,35 @@ fn corpus_chrf_matches_sacrebleu() {
 fn sentence_chrf_matches_sacrebleu() {
     let fx = fixture();
     check_chrf(&fx.chrf_sentence, &fx.sets, "sentence chrF");
+}
+
+/// spBLEU: `fixtures/spm.json` (scripts/reference/spm_fixture.py) has sacreBLEU's scores with
+/// `tokenize=flores101` and `flores200` run on two small SentencePiece models of ours (BPE, and
+/// unigram with byte fallback) standing in for the FLORES downloads, on the same sets.
+#[test]
+fn spbleu_matches_sacrebleu() {
+    #[derive(Deserialize)]
+    struct SpmFixture {
+        sacrebleu_version: String,
+        models: HashMap<String, String>,
+        bleu: Vec<BleuRecord>,
+    }
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    let spm: SpmFixture =
+        serde_json::from_slice(&std::fs::read(format!("{dir}/spm.json")).unwrap()).unwrap();
+    assert_eq!(spm.sacrebleu_version, SACREBLEU_VERSION);
+    assert_eq!(spm.bleu.len(), 142);
+    let tokenizers: HashMap<String, Tokenizer> = spm
+        .models
+        .iter()
+        .map(|(name, file)| {
+            let path = format!("{dir}/{file}");
+            let model = SentencePiece::from_bytes(&path, &std::fs::read(&path).unwrap()).unwrap();
+            let flores = Flores::from_name(name).unwrap();
+            (name.clone(), Tokenizer::spm(flores, model))
+        })
+        .collect();
+    check_bleu_with(&spm.bleu, &fixture().sets, "spBLEU", |name| {
+        tokenizers[name].clone()
+    });
 }
