@@ -37,7 +37,8 @@ pub struct EngineOptions {
     pub prefill_chunk: usize,
     /// Keep the logits of every position (parity tests, scoring), not only the last.
     pub all_logits: bool,
-    /// Record the residual stream after the embedding and after every layer.
+    /// Record the residual stream after the embedding and after every layer (switchable
+    /// later with [`Engine::set_capture_hidden`]).
     pub capture_hidden: bool,
     /// Split weight matrices into row chunks of at most this many bytes (default: the
     /// device's storage-binding limit; lower it to exercise the splitting).
@@ -537,9 +538,9 @@ impl Engine {
                 y: Rows::Tokens,
             }));
         }
-        if options.capture_hidden {
-            body.push(Op::Capture(0));
-        }
+        // Capture points are always in the plan (they cost nothing while capture is off), so
+        // capture can be switched on later without rebuilding the engine.
+        body.push(Op::Capture(0));
 
         let kv_layer = c.n_kv_heads * context * hd;
         let mut layers = Vec::with_capacity(c.n_layers);
@@ -585,9 +586,7 @@ impl Engine {
                 )));
             }
             body.extend(b.layer_ops(c, &layer, &bufs, context, chunk));
-            if options.capture_hidden {
-                body.push(Op::Capture(i + 1));
-            }
+            body.push(Op::Capture(i + 1));
             layers.push(layer);
         }
         buffer_bytes += kv_bytes;
@@ -894,6 +893,35 @@ impl Engine {
         self.cached.truncate(position);
     }
 
+    /// Switch recording of the residual stream (after the embedding and after every layer,
+    /// [`ForwardOutput::hidden`]) on or off for the following forward passes. Its buffer,
+    /// (layers + 1) × prefill chunk × hidden size floats, exists only while capture is on, so a
+    /// chat engine can serve a representation analysis with the weights it already holds.
+    pub fn set_capture_hidden(&mut self, on: bool) {
+        let c = &self.config;
+        match (on, &self.bufs.hidden) {
+            (true, None) => {
+                let size = ((c.n_layers + 1) * self.chunk * c.hidden_size * 4) as u64;
+                let buffer = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("hidden"),
+                    size,
+                    usage: wgpu::BufferUsages::STORAGE
+                        | wgpu::BufferUsages::COPY_SRC
+                        | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                self.buffer_bytes += size;
+                self.bufs.hidden = Some(buffer);
+            }
+            (false, Some(buffer)) => {
+                self.buffer_bytes -= buffer.size();
+                self.bufs.hidden = None;
+            }
+            _ => {}
+        }
+        self.options.capture_hidden = on;
+    }
+
     /// Run `tokens` after what the cache holds, in chunks of at most `prefill_chunk`.
     pub async fn forward(&mut self, tokens: &[u32], want: Want) -> Result<ForwardOutput> {
         if tokens.is_empty() {
@@ -921,7 +949,7 @@ impl Engine {
             )));
         }
         let mut out = ForwardOutput::default();
-        if self.options.capture_hidden {
+        if self.bufs.hidden.is_some() {
             out.hidden = vec![Vec::new(); self.config.n_layers + 1];
         }
         let n_chunks = tokens.len().div_ceil(self.chunk);
@@ -1042,8 +1070,10 @@ impl Engine {
                     Self::dispatch(pass, dispatch, n);
                 }
                 Op::Capture(slot) => {
+                    let Some(hidden) = self.bufs.hidden.as_ref() else {
+                        continue;
+                    };
                     drop(pass.take());
-                    let hidden = self.bufs.hidden.as_ref().expect("capture_hidden buffer");
                     let offset = *slot as u64 * self.chunk as u64 * d * 4;
                     encoder.copy_buffer_to_buffer(
                         &self.bufs.x,

@@ -155,6 +155,40 @@ fn hidden_states_match_the_reference_layer_by_layer() {
 }
 
 #[test]
+fn hidden_state_capture_switches_on_and_off_without_changing_logits() {
+    let gpu = gpu();
+    let config = tiny_config("llama");
+    let gguf = tiny_gguf(&config, GgmlType::Q8_0);
+    let (_, want) = reference(&gguf, &PROMPT);
+    let options = EngineOptions {
+        prefill_chunk: 4,
+        ..Default::default()
+    };
+    let mut e = engine(&gpu, &gguf, options);
+    let mut run = |e: &mut Engine| {
+        e.reset();
+        pollster::block_on(e.forward(&PROMPT, Want::LastLogits)).unwrap()
+    };
+    let off = run(&mut e);
+    assert!(off.hidden.is_empty());
+    let bytes_off = e.gpu_buffer_bytes();
+    e.set_capture_hidden(true);
+    let on = run(&mut e);
+    assert_eq!(on.logits, off.logits, "capture does not change the logits");
+    assert_eq!(on.hidden.len(), config.n_layers + 1);
+    for (layer, (g, w)) in on.hidden.iter().zip(&want).enumerate() {
+        assert!(max_abs_diff(g, w) < TOLERANCE, "hidden state {layer}");
+    }
+    let extra = ((config.n_layers + 1) * 4 * config.hidden_size * 4) as u64;
+    assert_eq!(e.gpu_buffer_bytes(), bytes_off + extra);
+    e.set_capture_hidden(false);
+    let again = run(&mut e);
+    assert!(again.hidden.is_empty());
+    assert_eq!(again.logits, off.logits);
+    assert_eq!(e.gpu_buffer_bytes(), bytes_off);
+}
+
+#[test]
 fn matrices_split_across_bindings_give_the_same_logits() {
     let gpu = gpu();
     let config = tiny_config("llama");
