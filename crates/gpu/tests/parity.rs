@@ -165,7 +165,7 @@ fn hidden_state_capture_switches_on_and_off_without_changing_logits() {
         ..Default::default()
     };
     let mut e = engine(&gpu, &gguf, options);
-    let mut run = |e: &mut Engine| {
+    let run = |e: &mut Engine| {
         e.reset();
         pollster::block_on(e.forward(&PROMPT, Want::LastLogits)).unwrap()
     };
