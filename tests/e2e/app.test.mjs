@@ -355,3 +355,71 @@ test('the Results view charts xlingo output files and says which it cannot', asy
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('the Representations view computes per-layer similarity like xlingo analyze', async () => {
+  // The same sentences through `xlingo analyze` (burn on the CPU) and through the page (the
+  // chat's WGSL engine on WebGPU); the per-layer statistics must agree.
+  const langs = {
+    en: ['the cat sleeps', 'a big red house', 'we eat bread today', 'where is the station'],
+    es: ['el gato duerme', 'una casa roja grande', 'hoy comemos pan', 'donde esta la estacion'],
+    de: ['die Katze schlaeft', 'ein grosses rotes Haus', 'wir essen heute Brot', 'wo ist der Bahnhof'],
+  };
+  const args = ['analyze', '--model', tinyPath, '--out', join(work, 'analysis')];
+  for (const [lang, lines] of Object.entries(langs)) {
+    const file = join(work, `repr.${lang}`);
+    writeFileSync(file, lines.join('\n') + '\n');
+    args.push('--file', `${lang}=${file}`);
+  }
+  xlingo(args);
+  const native = JSON.parse(readFileSync(join(work, 'analysis', 'analysis.json'), 'utf8'));
+
+  const { page, errors } = await openApp();
+  await page.locator('[data-testid=reprs-tab]').click();
+  // Without a model the button is off and the page says why.
+  assert.equal(await page.locator('[data-testid=repr-compute]').isDisabled(), true);
+  await loadModel(page, tinyPath);
+  await page.locator('.app[data-status=ready]').waitFor({ timeout: 120_000 });
+  const entries = Object.entries(langs);
+  for (const [i, [lang, lines]] of entries.entries()) {
+    await page.locator(`[data-testid=repr-code-${i}]`).fill(lang);
+    await page.locator(`[data-testid=repr-text-${i}]`).fill(lines.join('\n'));
+  }
+  // Mismatched line counts are named before anything runs.
+  await page.locator('[data-testid=repr-text-1]').fill(langs.es.slice(0, 3).join('\n'));
+  await page.locator('[data-testid=repr-compute]').click();
+  assert.match(await page.locator('[data-testid=repr-error]').innerText(), /`es` has 3 sentences but `en` has 4/);
+  await page.locator('[data-testid=repr-text-1]').fill(langs.es.join('\n'));
+  await page.locator('[data-testid=repr-compute]').click();
+  await page.locator('[data-testid=repr-table] tbody tr').first().waitFor({ timeout: 120_000 });
+
+  const rows = await page.locator('[data-testid=repr-table] tbody tr').evaluateAll((trs) =>
+    trs.map((tr) => Object.fromEntries(Object.entries(tr.dataset).map(([k, v]) => [k, Number(v)]))));
+  const mean = native.pooling.mean.layers;
+  const last = native.pooling.last.layers;
+  assert.equal(rows.length, mean.length, 'one row per layer (embeddings + decoder layers)');
+  // f32 sums in another order on another device: cosines agree to ~1e-6 in practice.
+  const TOL = 1e-4;
+  let worst = 0;
+  for (const [i, r] of rows.entries()) {
+    for (const [ours, theirs] of [
+      [r.meanCosine, mean[i].mean_cosine], [r.meanCentered, mean[i].mean_cosine_centered],
+      [r.lastCosine, last[i].mean_cosine],
+    ]) {
+      worst = Math.max(worst, Math.abs(ours - theirs));
+      assert.ok(Math.abs(ours - theirs) < TOL, `layer ${i}: ${ours} vs ${theirs}`);
+    }
+    assert.equal(r.meanRetrieval, mean[i].mean_retrieval, `layer ${i} retrieval (mean)`);
+    assert.equal(r.lastRetrieval, last[i].mean_retrieval, `layer ${i} retrieval (last)`);
+  }
+  console.log(`representations: largest cosine difference to xlingo analyze ${worst.toExponential(2)}`);
+  const charts = await page.locator('.reprs figure.chart').evaluateAll((fs) => fs.map((f) => f.dataset.file));
+  assert.ok(charts.includes('similarity.svg') && charts.includes('retrieval.svg'), charts.join());
+  const href = await page.locator('a[download="analysis.json"]').getAttribute('href');
+  const downloaded = JSON.parse(decodeURIComponent(href.slice(href.indexOf(',') + 1)));
+  assert.deepEqual(downloaded.languages, ['en', 'es', 'de']);
+  // The engine is back: chat works after the analysis.
+  await page.getByRole('button', { name: 'Chat' }).click();
+  await page.locator('.app[data-status=ready]').waitFor();
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -66,6 +66,12 @@ await page.selectOption('select[aria-label=Theme]', 'light');
 await page.screenshot({ path: join(out, 'phone-light.png'), fullPage: true });
 await page.locator('[data-testid=message]').scrollIntoViewIfNeeded();
 await page.screenshot({ path: join(out, 'phone-chat.png') });
+// The Representations view on its example sentences (en, es, zh).
+await page.setViewportSize({ width: 1280, height: 800 });
+await page.locator('[data-testid=reprs-tab]').click();
+await page.locator('[data-testid=repr-compute]').click();
+await page.locator('[data-testid=repr-table] tbody tr').first().waitFor({ timeout: 600_000 });
+await page.screenshot({ path: join(out, 'desktop-representations.png'), fullPage: true });
 await browser.close();
 server.close();
 console.log(`screenshots in ${out}`);

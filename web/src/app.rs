@@ -98,6 +98,10 @@ pub enum Msg {
     Theme(String),
     Dismiss,
     Page(Page),
+    /// Analyse these sentences' hidden states (the Representations view).
+    ReprCompute(crate::reprs::Request),
+    ReprProgress(usize, usize),
+    ReprDone(Box<Engine>, Result<Rc<crate::reprs::Computed>, String>),
 }
 
 /// What the main area shows.
@@ -105,6 +109,7 @@ pub enum Msg {
 pub enum Page {
     Chat,
     Results,
+    Representations,
 }
 
 pub struct App {
@@ -129,6 +134,7 @@ pub struct App {
     notice: Option<String>,
     transcript: NodeRef,
     page: Page,
+    repr: crate::reprs::ReprState,
 }
 
 const DEFAULT_SYSTEM: &str = "You are a helpful assistant.";
@@ -164,6 +170,7 @@ impl Component for App {
             notice: None,
             transcript: NodeRef::default(),
             page: Page::Chat,
+            repr: Default::default(),
         }
     }
 
@@ -265,6 +272,22 @@ impl Component for App {
                 self.notice = None;
             }
             Msg::Page(page) => self.page = page,
+            Msg::ReprCompute(request) => self.start_repr(ctx, request),
+            Msg::ReprProgress(done, total) => self.repr.progress = Some((done, total)),
+            Msg::ReprDone(engine, result) => {
+                self.repr.progress = None;
+                match result {
+                    Ok(r) => self.repr.result = Some(r),
+                    Err(e) => self.repr.error = Some(e),
+                }
+                let lost = engine.gpu().lost();
+                if let Some(model) = self.model.as_mut() {
+                    model.engine = Some(engine);
+                }
+                if let Some(reason) = lost {
+                    self.problem = Some(Problem::DeviceLost(reason));
+                }
+            }
         }
         true
     }
@@ -289,6 +312,13 @@ impl Component for App {
                     </aside>
                     if self.page == Page::Results {
                         <main class="results-page"><crate::results::Results /></main>
+                    } else if self.page == Page::Representations {
+                        <main class="results-page">
+                            { self.view_problem(ctx) }
+                            <crate::reprs::Representations ready={self.can_generate()}
+                                state={self.repr.clone()}
+                                on_compute={ctx.link().callback(Msg::ReprCompute)} />
+                        </main>
                     } else {
                         <main class="chat">
                             { self.view_problem(ctx) }
@@ -310,6 +340,8 @@ impl App {
             "loading"
         } else if self.live.is_some() {
             "generating"
+        } else if self.repr.progress.is_some() {
+            "analysing"
         } else if self.model.as_ref().is_some_and(|m| m.engine.is_some()) {
             "ready"
         } else {
@@ -402,6 +434,35 @@ impl App {
                 model.engine = Some(Box::new(engine));
             });
             link.send_message(Msg::Restarted(model, result));
+        });
+    }
+
+    /// Lend the engine to the Representations view's analysis; it comes back with ReprDone.
+    fn start_repr(&mut self, ctx: &Context<Self>, request: crate::reprs::Request) {
+        if !self.can_generate() {
+            return;
+        }
+        let Some(model) = self.model.as_mut() else {
+            return;
+        };
+        let Some(engine) = model.engine.take() else {
+            return;
+        };
+        self.repr = crate::reprs::ReprState {
+            progress: Some((0, request.iter().map(|(_, s)| s.len()).sum())),
+            ..Default::default()
+        };
+        let tokenizer = model.parsed.tokenizer.clone();
+        let name = model.parsed.info.name.clone();
+        let link = ctx.link().clone();
+        spawn_local(async move {
+            let progress = link.clone();
+            let (engine, result) =
+                crate::reprs::compute(engine, tokenizer, name, request, move |d, t| {
+                    progress.send_message(Msg::ReprProgress(d, t))
+                })
+                .await;
+            link.send_message(Msg::ReprDone(engine, result));
         });
     }
 
@@ -547,7 +608,14 @@ impl App {
             },
             Some(_) => html! { <span class="badge bad">{ "WebGPU unavailable" }</span> },
         };
-        let chat_current = self.page == Page::Chat;
+        let tab = |page: Page, label: &str, testid: &str| {
+            let current = self.page == page;
+            html! {
+                <button class={classes!(current.then_some("current"))}
+                    aria-pressed={current.to_string()} data-testid={testid.to_string()}
+                    onclick={ctx.link().callback(move |_| Msg::Page(page))}>{ label }</button>
+            }
+        };
         html! {
             <header class="topbar">
                 <div class="brand">
@@ -556,12 +624,9 @@ impl App {
                     <span class="tagline">{ "chat with a language model on your own GPU" }</span>
                 </div>
                 <nav class="tabs" aria-label="View">
-                    <button class={classes!(chat_current.then_some("current"))}
-                        aria-pressed={chat_current.to_string()}
-                        onclick={ctx.link().callback(|_| Msg::Page(Page::Chat))}>{ "Chat" }</button>
-                    <button class={classes!((!chat_current).then_some("current"))}
-                        aria-pressed={(!chat_current).to_string()} data-testid="results-tab"
-                        onclick={ctx.link().callback(|_| Msg::Page(Page::Results))}>{ "Results" }</button>
+                    { tab(Page::Chat, "Chat", "chat-tab") }
+                    { tab(Page::Results, "Results", "results-tab") }
+                    { tab(Page::Representations, "Representations", "reprs-tab") }
                 </nav>
                 <div class="topbar-right">
                     { badge }
@@ -579,7 +644,10 @@ impl App {
     }
 
     fn view_model_panel(&self, ctx: &Context<Self>) -> Html {
-        let busy = self.loading.is_some() || self.live.is_some() || !self.webgpu_ok();
+        let busy = self.loading.is_some()
+            || self.live.is_some()
+            || self.repr.progress.is_some()
+            || !self.webgpu_ok();
         let link = ctx.link();
         let on_file = link.batch_callback(|e: Event| {
             let input: HtmlInputElement = e.target_unchecked_into();
@@ -707,7 +775,7 @@ impl App {
         if self.cached.is_empty() {
             return html! {};
         }
-        let busy = self.loading.is_some() || self.live.is_some();
+        let busy = self.loading.is_some() || self.live.is_some() || self.repr.progress.is_some();
         let total: f64 = self.cached.iter().map(|c| c.size).sum();
         let items = self.cached.iter().map(|c| {
             let source = if c.key == model::DEFAULT_KEY {

@@ -10,6 +10,8 @@ mod glue;
 #[cfg(target_family = "wasm")]
 mod model;
 #[cfg(target_family = "wasm")]
+mod reprs;
+#[cfg(target_family = "wasm")]
 mod results;
 
 #[cfg(target_family = "wasm")]

@@ -121,7 +121,8 @@ pub struct ScalingArgs {
     max_tokens: usize,
     #[arg(long, value_enum, default_value = "auto")]
     engine: crate::session::EngineChoice,
-    /// Keep each run's F16 GGUF after its evaluation (LoRA runs keep their adapter anyway).
+    /// Keep each run's F16 GGUF and checkpoints after its evaluation (LoRA runs keep their
+    /// adapter anyway).
     #[arg(long)]
     keep_models: bool,
     /// Output directory (reuse it to resume).
@@ -519,8 +520,10 @@ impl<'a> Stages<'a> {
         };
         self.stage(&what, &run.join("eval/summary.json"), cmd)?;
         if size.is_some() && !a.keep_models {
-            // The adapter (LoRA) and the checkpoints keep what the 100s of MB of GGUF hold.
+            // Hundreds of MB per run: the GGUF, and checkpoints that hold every weight (LoRA
+            // runs keep their few-MB adapter, which is the result).
             let _ = std::fs::remove_file(run.join("model-f16.gguf"));
+            let _ = std::fs::remove_dir_all(run.join("checkpoints"));
         }
         Ok(())
     }

@@ -1192,6 +1192,7 @@ fn experiment_scaling_runs_the_grid_resumes_after_a_crash_and_fits() {
         32
     );
     assert!(straight.join("runs/es/20/adapter").exists());
+    assert!(!straight.join("runs/es/20/checkpoints").exists());
     assert!(
         !straight.join("runs/es/20/model-f16.gguf").exists(),
         "GGUF removed after its evaluation"
