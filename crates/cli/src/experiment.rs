@@ -121,6 +121,10 @@ pub struct ScalingArgs {
     max_tokens: usize,
     #[arg(long, value_enum, default_value = "auto")]
     engine: crate::session::EngineChoice,
+    /// Where training (and the reference engine's evaluation) runs: burn's CPU backend, or
+    /// its wgpu backend on the GPU.
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: crate::train::TrainDevice,
     /// Keep each run's F16 GGUF and checkpoints after its evaluation (LoRA runs keep their
     /// adapter anyway).
     #[arg(long)]
@@ -488,6 +492,7 @@ impl<'a> Stages<'a> {
             "--max-len", &a.max_len.to_string(), "--valid-fraction", "0",
             "--eval-every", "0", "--save-every", &a.save_every.to_string(),
             "--seed", &a.seed.to_string(), "--export", "gguf,adapter",
+            "--device", &value_name(a.device),
         ]);
         if xlingo_train::checkpoint::latest(&out.join("checkpoints"))
             .ok()
@@ -512,6 +517,7 @@ impl<'a> Stages<'a> {
             "eval", "translation", "--model", &model, "--source", &path(&lang.test_source()),
             "--reference", &path(&lang.test_reference()), "--target-lang", &lang.code,
             "--max-tokens", &a.max_tokens.to_string(), "--engine", &value_name(a.engine),
+            "--device", &value_name(a.device),
             "--out", &path(&run.join("eval")),
         ]);
         let what = match size {

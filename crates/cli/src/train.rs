@@ -52,7 +52,8 @@ impl From<MethodArg> for Method {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub(crate) enum TrainDevice {
     /// burn's CPU backend.
     Cpu,

@@ -1,0 +1,17 @@
+# The stages of this experiment, in the order they ran.
+xlingo eval translation --model smollm2-135m-instruct --source run/data/es/test.en --reference run/data/es/test.es --target-lang es --max-tokens 48 --engine reference --out run/runs/es/base/eval
+xlingo data coit --lang es --tsv run/data/es/pool.tsv --max-pairs 25 --seed 0 --out run/data/es/coit-25.jsonl --general-ratio 0
+xlingo train sft --model smollm2-135m-instruct --data run/data/es/coit-25.jsonl --out run/runs/es/25 --method lora --rank 8 --alpha 16 --targets q,k,v,o --lr 0.001 --steps 7 --warmup 1 --batch-size 4 --grad-accum 1 --max-len 256 --valid-fraction 0 --eval-every 0 --save-every 25 --seed 0 --export gguf,adapter
+xlingo eval translation --model run/runs/es/25/model-f16.gguf --source run/data/es/test.en --reference run/data/es/test.es --target-lang es --max-tokens 48 --engine reference --out run/runs/es/25/eval
+xlingo data coit --lang es --tsv run/data/es/pool.tsv --max-pairs 50 --seed 0 --out run/data/es/coit-50.jsonl --general-ratio 0
+xlingo train sft --model smollm2-135m-instruct --data run/data/es/coit-50.jsonl --out run/runs/es/50 --method lora --rank 8 --alpha 16 --targets q,k,v,o --lr 0.001 --steps 13 --warmup 1 --batch-size 4 --grad-accum 1 --max-len 256 --valid-fraction 0 --eval-every 0 --save-every 25 --seed 0 --export gguf,adapter
+xlingo eval translation --model run/runs/es/50/model-f16.gguf --source run/data/es/test.en --reference run/data/es/test.es --target-lang es --max-tokens 48 --engine reference --out run/runs/es/50/eval
+xlingo data coit --lang es --tsv run/data/es/pool.tsv --max-pairs 100 --seed 0 --out run/data/es/coit-100.jsonl --general-ratio 0
+xlingo train sft --model smollm2-135m-instruct --data run/data/es/coit-100.jsonl --out run/runs/es/100 --method lora --rank 8 --alpha 16 --targets q,k,v,o --lr 0.001 --steps 25 --warmup 2 --batch-size 4 --grad-accum 1 --max-len 256 --valid-fraction 0 --eval-every 0 --save-every 25 --seed 0 --export gguf,adapter
+xlingo eval translation --model run/runs/es/100/model-f16.gguf --source run/data/es/test.en --reference run/data/es/test.es --target-lang es --max-tokens 48 --engine reference --out run/runs/es/100/eval
+xlingo data coit --lang es --tsv run/data/es/pool.tsv --max-pairs 200 --seed 0 --out run/data/es/coit-200.jsonl --general-ratio 0
+xlingo train sft --model smollm2-135m-instruct --data run/data/es/coit-200.jsonl --out run/runs/es/200 --method lora --rank 8 --alpha 16 --targets q,k,v,o --lr 0.001 --steps 50 --warmup 3 --batch-size 4 --grad-accum 1 --max-len 256 --valid-fraction 0 --eval-every 0 --save-every 25 --seed 0 --export gguf,adapter
+xlingo eval translation --model run/runs/es/200/model-f16.gguf --source run/data/es/test.en --reference run/data/es/test.es --target-lang es --max-tokens 48 --engine reference --out run/runs/es/200/eval
+xlingo data coit --lang es --tsv run/data/es/pool.tsv --max-pairs 400 --seed 0 --out run/data/es/coit-400.jsonl --general-ratio 0
+xlingo train sft --model smollm2-135m-instruct --data run/data/es/coit-400.jsonl --out run/runs/es/400 --method lora --rank 8 --alpha 16 --targets q,k,v,o --lr 0.001 --steps 100 --warmup 5 --batch-size 4 --grad-accum 1 --max-len 256 --valid-fraction 0 --eval-every 0 --save-every 25 --seed 0 --export gguf,adapter
+xlingo eval translation --model run/runs/es/400/model-f16.gguf --source run/data/es/test.en --reference run/data/es/test.es --target-lang es --max-tokens 48 --engine reference --out run/runs/es/400/eval
