@@ -282,7 +282,7 @@ pub fn representations(props: &Props) -> Html {
                    every layer's hidden states are averaged over the tokens (and taken at the \
                    last token), and translations are compared layer by layer: cosine similarity \
                    and whether each sentence's nearest neighbour in the other language is its \
-                   translation — the numbers `xlingo analyze` writes." }
+                   translation: the numbers " }<code>{ "xlingo analyze" }</code>{ " writes." }
             </p>
             <div class="reprs-langs">
                 { for typed.iter().enumerate().map(|(i, (code, text))| html! {
@@ -331,8 +331,8 @@ fn view_result(r: &Computed) -> Html {
         <>
             <p class="results-actions">
                 <a class="button-like" href={href} download="analysis.json">{ "Download analysis.json" }</a>
-                <span class="hint">{ format!("{} languages × {} sentences; open it in Results or `xlingo report`.",
-                    r.by_mean.languages.len(), r.by_mean.n_sentences) }</span>
+                <span class="hint">{ format!("{} languages × {} sentences; open it in Results or with ",
+                    r.by_mean.languages.len(), r.by_mean.n_sentences) }<code>{ "xlingo report" }</code>{ "." }</span>
             </p>
             <table class="reprs-table" data-testid="repr-table">
                 <thead>
