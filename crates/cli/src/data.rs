@@ -198,17 +198,7 @@ fn read_pairs(args: &CoitArgs) -> Result<Vec<Pair>> {
         if args.lang != "es" {
             bail!("--bible gives English–Spanish pairs; --lang must be es");
         }
-        let root = data_dir().join("root/usr/share/sword");
-        if !root.exists() {
-            bail!(
-                "{} not found: run scripts/fetch-data.sh first (it fetches the SWORD modules)",
-                root.display()
-            );
-        }
-        let web = xlingo_data::fs::load_sword_module(&root, "engWEB2015eb")?;
-        let rv = xlingo_data::fs::load_sword_module(&root, "spaRV1909eb")?;
-        let (pairs, _) = join_verses(&web.verses, &rv.verses);
-        return Ok(pairs);
+        return bible_pairs();
     }
     if args.udhr {
         let corpus = crate::parallel::udhr_corpus(&["en".to_owned(), args.lang.clone()])?;
@@ -220,6 +210,21 @@ fn read_pairs(args: &CoitArgs) -> Result<Vec<Pair>> {
             .collect());
     }
     bail!("give parallel text: --tsv FILE, --source FILE --target FILE, --bible or --udhr")
+}
+
+/// The English–Spanish verse pairs of the SWORD modules scripts/fetch-data.sh fetches (World
+/// English Bible, Reina-Valera 1909).
+pub(crate) fn bible_pairs() -> Result<Vec<Pair>> {
+    let root = data_dir().join("root/usr/share/sword");
+    if !root.exists() {
+        bail!(
+            "{} not found: run scripts/fetch-data.sh first (it fetches the SWORD modules)",
+            root.display()
+        );
+    }
+    let web = xlingo_data::fs::load_sword_module(&root, "engWEB2015eb")?;
+    let rv = xlingo_data::fs::load_sword_module(&root, "spaRV1909eb")?;
+    Ok(join_verses(&web.verses, &rv.verses).0)
 }
 
 fn report_issues(issues: &[xlingo_data::Issue]) {

@@ -20,7 +20,7 @@ use xlingo_data::record::Pair;
 use xlingo_data::split::shuffle;
 use xlingo_data::text::{collapse_whitespace, normalise};
 
-use crate::assets::{DEFAULT_MODEL, data_dir, write_atomically, write_json};
+use crate::assets::{DEFAULT_MODEL, write_atomically, write_json};
 use crate::run_command_line;
 
 #[derive(Subcommand, Debug)]
@@ -300,18 +300,7 @@ fn read_pairs(source: &PairSource) -> Result<Vec<Pair>> {
             }
             Ok(parsed.records)
         }
-        PairSource::Bible => {
-            let root = data_dir().join("root/usr/share/sword");
-            if !root.exists() {
-                bail!(
-                    "{} not found: run scripts/fetch-data.sh first (it fetches the SWORD modules)",
-                    root.display()
-                );
-            }
-            let web = xlingo_data::fs::load_sword_module(&root, "engWEB2015eb")?;
-            let rv = xlingo_data::fs::load_sword_module(&root, "spaRV1909eb")?;
-            Ok(xlingo_data::sword::join_verses(&web.verses, &rv.verses).0)
-        }
+        PairSource::Bible => crate::data::bible_pairs(),
     }
 }
 
@@ -475,11 +464,8 @@ impl<'a> Stages<'a> {
     fn train(&mut self, lang: &Language, size: usize) -> Result<()> {
         let a = self.args;
         let out = self.run_dir(lang, Some(size));
-        let examples = match lang.coit(size).exists() {
-            true => line_count(&lang.coit(size))?,
-            false => size,
-        };
-        let steps = steps_for(a, examples);
+        // CoIT may add general examples to the pairs: the epoch is over what was built.
+        let steps = steps_for(a, line_count(&lang.coit(size))?);
         let warmup = ((steps as f64 * a.warmup_ratio).ceil() as usize).min(steps);
         #[rustfmt::skip]
         let mut cmd = argv(&[

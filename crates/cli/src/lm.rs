@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::{Value, json};
-use xlingo_data::record::{Example as DataExample, Kind};
+use xlingo_data::record::Example as DataExample;
 use xlingo_formats::Gguf;
 use xlingo_formats::chat::ChatTemplate;
 use xlingo_formats::tokenizer::{TokenizerInfo, tokenizer_from_gguf};
@@ -22,7 +22,7 @@ use xlingo_train::{Batch, TargetScore, score_targets};
 
 use crate::assets::{DEFAULT_MODEL, count_bar, write_json};
 use crate::session::{DeviceChoice, resolve_model};
-use crate::train::{PromptArg, Prompts};
+use crate::train::{PromptArg, Prompts, general_example};
 
 #[derive(Args, Debug)]
 pub struct LmArgs {
@@ -152,13 +152,7 @@ fn read_records(args: &LmArgs) -> Result<Vec<DataExample>> {
         .into_iter()
         .skip(args.skip)
         .take(args.limit.unwrap_or(usize::MAX))
-        .map(|r| DataExample {
-            instruction: r.instruction,
-            input: r.input,
-            output: r.output,
-            lang: String::new(),
-            kind: Kind::General,
-        })
+        .map(general_example)
         .collect();
     if records.is_empty() {
         bail!(

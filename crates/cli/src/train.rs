@@ -398,17 +398,7 @@ fn load_examples(
             parsed.issues.len() - 5
         );
     }
-    let examples: Vec<DataExample> = parsed
-        .records
-        .into_iter()
-        .map(|r| DataExample {
-            instruction: r.instruction,
-            input: r.input,
-            output: r.output,
-            lang: String::new(),
-            kind: Kind::General,
-        })
-        .collect();
+    let examples: Vec<DataExample> = parsed.records.into_iter().map(general_example).collect();
     let splits = split_by_source(
         examples,
         |e| e.source_text(),
@@ -429,6 +419,17 @@ fn load_examples(
         prompts.tokenize(&splits.train),
         prompts.tokenize(&splits.valid),
     ))
+}
+
+/// An Alpaca record as a training example (no language attached: the prompt is all it needs).
+pub(crate) fn general_example(r: xlingo_data::Instruction) -> DataExample {
+    DataExample {
+        instruction: r.instruction,
+        input: r.input,
+        output: r.output,
+        lang: String::new(),
+        kind: Kind::General,
+    }
 }
 
 /// How instruction records become token ids with a loss mask (shared by training and by
