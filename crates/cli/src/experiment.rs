@@ -512,8 +512,8 @@ impl<'a> Stages<'a> {
         };
         self.stage(&what, &run.join("eval/summary.json"), cmd)?;
         if size.is_some() && !a.keep_models {
-            // Hundreds of MB per run: the GGUF, and checkpoints that hold every weight (LoRA
-            // runs keep their few-MB adapter, which is the result).
+            // The GGUF is hundreds of MB per run, and so are full fine-tuning's checkpoints;
+            // a finished run is not resumed, and a LoRA run keeps its adapter, the result.
             let _ = std::fs::remove_file(run.join("model-f16.gguf"));
             let _ = std::fs::remove_dir_all(run.join("checkpoints"));
         }

@@ -645,6 +645,15 @@ fn train_sft_logs_checkpoints_resumes_after_a_crash_and_exports() {
     ] {
         assert!(straight.join(export).exists(), "{export} missing");
     }
+    // A LoRA checkpoint holds the adapters, not the whole model (the Q8_0 file is a quarter
+    // of the f32 weights; the adapters of rank 4 are far less than that).
+    let checkpoint = std::fs::metadata(straight.join("checkpoints/step-000008/model.bpk")).unwrap();
+    let model_bytes = std::fs::metadata(&model).unwrap().len();
+    assert!(
+        checkpoint.len() * 4 < model_bytes,
+        "checkpoint {} bytes, model {model_bytes}",
+        checkpoint.len()
+    );
     // --log-batches: each step's micro-batches, whose token counts are the metrics' own.
     let metrics: Vec<serde_json::Value> = std::fs::read_to_string(straight.join("metrics.jsonl"))
         .unwrap()

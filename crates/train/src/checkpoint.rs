@@ -1,4 +1,5 @@
-//! Checkpoints: the trained weights (adapters included), the optimizer state and the step,
+//! Checkpoints: the trained weights (the adapters, or the layers that train; the frozen rest is
+//! the model file the run started from and resumes from), the optimizer state and the step,
 //! written so that a crash never leaves a half-written checkpoint where `--resume` looks.
 //!
 //! Layout under the run's checkpoint directory:
@@ -12,13 +13,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
+use burn::store::ModuleRecord;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use xlingo_model::llama::Llama;
 
 use crate::error::{Result, TrainError};
 use crate::export::write_atomically;
-use crate::sft::{SftConfig, Trainer};
+use crate::sft::{SftConfig, Trainer, trained_group};
 
 const LATEST: &str = "latest";
 
@@ -59,11 +61,15 @@ pub fn save(
     }
     fs::create_dir_all(&partial).map_err(|e| fail(&partial, e))?;
 
+    // Only what training changes: a LoRA checkpoint of SmolLM2 is a few MB, not 540.
     let model_path = partial.join("model.bpk");
-    trainer
-        .model()
-        .clone()
-        .save_file(&model_path)
+    let model = trainer.model().clone();
+    let record = match trained_group(trainer.config(), model.n_layers())? {
+        Some(group) => model.into_record_group(group),
+        None => model.into_record(),
+    };
+    record
+        .save(&model_path)
         .map_err(|e| fail(&model_path, format!("{e:?}")))?;
     sync_file(&model_path)?;
     let optim_path = partial.join("optimizer.bpk");
@@ -135,8 +141,12 @@ pub fn resume(base: Llama, dir: &Path, device: Device) -> Result<(Trainer, Check
     let optim_path = dir.join("optimizer.bpk");
     let trainer = trainer.restore(
         |model| {
+            // The frozen weights come from `base`; the checkpoint holds the trained ones.
+            let record = ModuleRecord::load(&model_path)
+                .map_err(|e| fail(&model_path, format!("{e:?}")))?
+                .allow_partial(true);
             model
-                .try_load_file(&model_path)
+                .try_load_record(record)
                 .map_err(|e| fail(&model_path, format!("{e:?}")))
         },
         |optim| {

@@ -320,6 +320,24 @@ impl Trainer {
     }
 }
 
+/// The parameters a run changes, which is all a checkpoint needs beside the model file the run
+/// started from: LoRA's factors, or the top layers' weights; `None` when every weight trains.
+pub(crate) fn trained_group(config: &SftConfig, n_layers: usize) -> Result<Option<ParamGroup>> {
+    let pattern = match (config.method, config.top_layers) {
+        (Method::Lora, _) => r"\.lora\.(a|b)$".to_string(),
+        (Method::Full, Some(_)) => {
+            let layers: Vec<String> = trained_layers(config, n_layers)?
+                .map(|i| i.to_string())
+                .collect();
+            format!(r"(^|\.)layers\.({})\.", layers.join("|"))
+        }
+        (Method::Full, None) => return Ok(None),
+    };
+    ParamGroup::from_regex(&pattern)
+        .map(Some)
+        .map_err(|e| TrainError::Config(format!("checkpoint group {pattern}: {e:?}")))
+}
+
 /// The decoder layers a config trains: the top K, or all.
 pub(crate) fn trained_layers(
     config: &SftConfig,
