@@ -38,7 +38,7 @@ use crate::parallel::{Corpus, fitting, prompt_corpus};
 use crate::session::resolve_model;
 use crate::train::{
     ExportKind, MethodArg, TrainDevice, abort_after_step, export_all, keep_metrics_up_to,
-    open_trainer, step_bar,
+    model_identity, open_trainer, step_bar,
 };
 
 #[derive(Subcommand, Debug)]
@@ -433,9 +433,15 @@ fn train(args: TrainArgs) -> Result<()> {
         &prompts,
         device.clone(),
     )?;
-    let trainer = open_trainer(base, &args.out, args.resume, device.clone(), |base| {
-        Ok(Trainer::new(base, config, device.clone())?)
-    })?;
+    let identity = model_identity(&m.path)?;
+    let trainer = open_trainer(
+        base,
+        &args.out,
+        args.resume,
+        &identity,
+        device.clone(),
+        |base| Ok(Trainer::new(base, config, device.clone())?),
+    )?;
     lens.set_trainer(trainer);
     let cfg = lens.trainer().config().clone();
     let all: Vec<usize> = (0..prompts.len()).collect();
@@ -487,7 +493,8 @@ fn train(args: TrainArgs) -> Result<()> {
         bar.set_position(report.step as u64);
         if done || (args.save_every > 0 && report.step % args.save_every == 0) {
             metrics.sync_all()?;
-            checkpoint::save(lens.trainer(), &args.out.join("checkpoints"), json!({}), 2)?;
+            let extra = json!({"model": identity});
+            checkpoint::save(lens.trainer(), &args.out.join("checkpoints"), extra, 2)?;
         }
         if abort_after_step() == Some(report.step) {
             std::process::abort();

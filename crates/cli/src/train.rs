@@ -206,9 +206,15 @@ fn sft(args: SftArgs) -> Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let ckpt_dir = args.out.join("checkpoints");
-    let mut trainer = open_trainer(base, &args.out, args.resume, device.clone(), |base| {
-        Ok(Trainer::new(base, sft_config(&args), device.clone())?)
-    })?;
+    let identity = model_identity(&model_path)?;
+    let mut trainer = open_trainer(
+        base,
+        &args.out,
+        args.resume,
+        &identity,
+        device.clone(),
+        |base| Ok(Trainer::new(base, sft_config(&args), device.clone())?),
+    )?;
     let cfg = trainer.config().clone();
     let metrics_path = args.out.join("metrics.jsonl");
     keep_metrics_up_to(&metrics_path, trainer.steps_done())?;
@@ -313,7 +319,8 @@ fn sft(args: SftArgs) -> Result<()> {
         bar.set_position(report.step as u64);
         if done || (args.save_every > 0 && report.step % args.save_every == 0) {
             metrics.sync_all()?;
-            checkpoint::save(&trainer, &ckpt_dir, json!({"data": args.data}), 2)?;
+            let extra = json!({"data": args.data, "model": identity});
+            checkpoint::save(&trainer, &ckpt_dir, extra, 2)?;
         }
         if abort_after_step() == Some(report.step) {
             std::process::abort();
@@ -489,12 +496,24 @@ impl Prompts<'_> {
     }
 }
 
+/// What a checkpoint remembers of the model file it was trained from (its name and size): a
+/// checkpoint holds only the trained weights, so resuming over another model is refused.
+pub(crate) fn model_identity(path: &Path) -> Result<serde_json::Value> {
+    let bytes = std::fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .len();
+    let file = path.file_name().map(|f| f.to_string_lossy().into_owned());
+    Ok(json!({"file": file, "bytes": bytes}))
+}
+
 /// The trainer of a run in `out`: restored from its newest checkpoint with `resume` (whose
-/// settings win), else a new one from `fresh` — refusing to start over a previous run.
+/// settings win; `model` must be the [`model_identity`] it was trained from), else a new one
+/// from `fresh` — refusing to start over a previous run.
 pub(crate) fn open_trainer(
     base: Llama,
     out: &Path,
     resume: bool,
+    model: &serde_json::Value,
     device: Device,
     fresh: impl FnOnce(Llama) -> Result<Trainer>,
 ) -> Result<Trainer> {
@@ -503,6 +522,14 @@ pub(crate) fn open_trainer(
         .with_context(|| format!("creating {}", ckpt_dir.display()))?;
     match (resume, checkpoint::latest(&ckpt_dir)?) {
         (true, Some(dir)) => {
+            if let Some(trained_from) = checkpoint::state(&dir)?.extra.get("model")
+                && trained_from != model
+            {
+                bail!(
+                    "{}: trained from the model {trained_from}, but the model given is {model}; resume with the same --model",
+                    dir.display()
+                );
+            }
             let (trainer, state) = checkpoint::resume(base, &dir, device)?;
             eprintln!(
                 "[xlingo] resuming from {} (step {}; its settings are used)",

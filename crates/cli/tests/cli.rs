@@ -711,6 +711,22 @@ fn train_sft_logs_checkpoints_resumes_after_a_crash_and_exports() {
     assert_eq!(losses(&crashed).len(), 5);
     let again = train(&crashed, &[], None);
     assert_clean_failure(&again, &["already holds a run", "--resume"]);
+    // A checkpoint holds only the adapters: resuming over another model file is refused.
+    let other = dir.join("other.gguf");
+    let made = xlingo(&["tiny", "--out", path_str(&other), "--arch", "llama"]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let wrong = xlingo(&[
+        "train",
+        "sft",
+        "--model",
+        path_str(&other),
+        "--data",
+        path_str(&data),
+        "--out",
+        path_str(&crashed),
+        "--resume",
+    ]);
+    assert_clean_failure(&wrong, &["trained from the model", "same --model"]);
     let resumed = train(&crashed, &["--resume"], None);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     assert!(

@@ -130,12 +130,17 @@ pub fn latest(root: &Path) -> Result<Option<PathBuf>> {
     }
 }
 
+/// The step, settings and caller's state of the checkpoint in `dir`.
+pub fn state(dir: &Path) -> Result<CheckpointState> {
+    let path = dir.join("state.json");
+    let text = fs::read_to_string(&path).map_err(|e| fail(&path, e))?;
+    serde_json::from_str(&text).map_err(|e| fail(&path, e))
+}
+
 /// Continue from the checkpoint in `dir`: `base` is the model as loaded from its file (the
 /// adapters or trained weights are applied over it), on the autodiff device `device`.
 pub fn resume(base: Llama, dir: &Path, device: Device) -> Result<(Trainer, CheckpointState)> {
-    let state_path = dir.join("state.json");
-    let text = fs::read_to_string(&state_path).map_err(|e| fail(&state_path, e))?;
-    let state: CheckpointState = serde_json::from_str(&text).map_err(|e| fail(&state_path, e))?;
+    let state = state(dir)?;
     let trainer = Trainer::new(base, state.config.clone(), device)?;
     let model_path = dir.join("model.bpk");
     let optim_path = dir.join("optimizer.bpk");
