@@ -280,9 +280,10 @@ impl Component for App {
                     Ok(r) => self.repr.result = Some(r),
                     Err(e) => self.repr.error = Some(e),
                 }
+                // A lost device's engine is dropped: "Restart the engine" builds a new one.
                 let lost = engine.gpu().lost();
                 if let Some(model) = self.model.as_mut() {
-                    model.engine = Some(engine);
+                    model.engine = lost.is_none().then_some(engine);
                 }
                 if let Some(reason) = lost {
                     self.problem = Some(Problem::DeviceLost(reason));
