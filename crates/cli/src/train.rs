@@ -480,17 +480,7 @@ impl Prompts<'_> {
         }
         tokenized
             .into_iter()
-            .map(|t| {
-                // labels[i] ≠ ignore ⇔ token i is a target ⇔ position i − 1 predicts it.
-                let mask = t.loss_mask();
-                let loss_on_next = (0..t.input_ids.len())
-                    .map(|i| mask.get(i + 1).copied().unwrap_or(false))
-                    .collect();
-                Example {
-                    ids: t.input_ids,
-                    loss_on_next,
-                }
-            })
+            .map(|t| Example::from_labels(t.input_ids, &t.labels))
             .filter(|e| e.targets() > 0)
             .collect()
     }

@@ -20,8 +20,8 @@ pub use weights::{HfSafetensors, WeightSource};
 
 /// Write `bytes` to `path` so that a crash never leaves a partial file there: written to
 /// `<path>.partial` beside it, fsynced, then renamed over `path`. Every output xlingo writes
-/// (models, checkpoints, predictions summaries) goes through here.
-#[cfg(not(target_family = "wasm"))]
+/// (models, checkpoints, predictions summaries) goes through here. (In a browser there is no
+/// file system: this compiles there and returns the platform's "unsupported" error.)
 pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut partial = path.as_os_str().to_owned();

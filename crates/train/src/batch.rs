@@ -25,6 +25,16 @@ impl Example {
         Example { ids, loss_on_next }
     }
 
+    /// Token ids with per-token labels as tokenisers for training give them (`labels[i]` is
+    /// the target token i, negative where it takes no loss, e.g. PyTorch's -100): position
+    /// i − 1 predicts token i.
+    pub fn from_labels(ids: Vec<u32>, labels: &[i64]) -> Self {
+        let loss_on_next = (0..ids.len())
+            .map(|i| labels.get(i + 1).is_some_and(|&l| l >= 0))
+            .collect();
+        Example { ids, loss_on_next }
+    }
+
     /// How many tokens count in the loss.
     pub fn targets(&self) -> usize {
         self.loss_on_next.iter().filter(|&&m| m).count()
@@ -119,6 +129,10 @@ mod tests {
         // Position 2 predicts 20, position 3 predicts 21; nothing predicts past the end.
         assert_eq!(e.loss_on_next, vec![false, false, true, true, false]);
         assert_eq!(e.targets(), 2);
+        assert_eq!(
+            Example::from_labels(e.ids.clone(), &[-100, -100, -100, 20, 21]),
+            e
+        );
     }
 
     #[test]

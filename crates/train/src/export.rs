@@ -16,7 +16,8 @@ use xlingo_formats::{GgmlType, Gguf, GgufWriter, MetaValue, ModelConfig};
 use xlingo_model::llama::Llama;
 
 use crate::error::{Result, TrainError};
-use crate::sft::{LoraSettings, target_linear};
+use crate::readout::{HostTensor, Readout};
+use crate::sft::{LORA_TARGETS, LoraSettings, target_linear};
 
 /// Weights in GGUF naming, row-major `[out, in]` (LoRA adapters merged in).
 pub type Weights = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
@@ -192,6 +193,14 @@ fn hf_module(target: &str) -> Option<&'static str> {
     })
 }
 
+/// A LoRA adapter in PEFT's format, as file contents.
+pub struct PeftAdapter {
+    /// adapter_model.safetensors
+    pub safetensors: Vec<u8>,
+    /// adapter_config.json
+    pub config_json: Vec<u8>,
+}
+
 /// The adapters in PEFT's format: `lora_A.weight` [r, in] and `lora_B.weight` [out, r] per
 /// adapted module (Hugging Face names; for llama the q/k rows of B in Hugging Face's RoPE
 /// order), and adapter_config.json. `base_model` names the base for PEFT's loader.
@@ -203,58 +212,102 @@ pub fn export_peft(
     dir: &Path,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
-    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-    let mut modules = Vec::new();
+    let (readout, layers) = peft_readout(model, lora)?;
+    let adapter = peft_files(readout.read()?, &layers, model, config, lora, base_model)?;
+    write_atomically(&dir.join("adapter_model.safetensors"), &adapter.safetensors)?;
+    write_atomically(&dir.join("adapter_config.json"), &adapter.config_json)
+}
+
+/// [`export_peft`]'s files in memory, read without blocking (the browser offers them as
+/// downloads).
+pub async fn peft_adapter_async(
+    model: &Llama,
+    config: &ModelConfig,
+    lora: &LoraSettings,
+    base_model: &str,
+) -> Result<PeftAdapter> {
+    let (readout, layers) = peft_readout(model, lora)?;
+    peft_files(
+        readout.read_async().await?,
+        &layers,
+        model,
+        config,
+        lora,
+        base_model,
+    )
+}
+
+/// The adapter factors to read, named `{stem}.lora_A.weight` [r, in] and
+/// `{stem}.lora_B.weight` [out, r] (before the RoPE row order), and the adapted layers.
+fn peft_readout(model: &Llama, lora: &LoraSettings) -> Result<(Readout, Vec<usize>)> {
+    let mut readout = Readout::default();
     let mut adapted_layers: Vec<usize> = Vec::new();
     for target in &lora.targets {
         let hf = hf_module(target)
             .ok_or_else(|| TrainError::Config(format!("unknown LoRA target `{target}`")))?;
-        modules.push(hf.rsplit('.').next().unwrap_or(hf).to_string());
         for (i, layer) in model.layers.iter().enumerate() {
             let linear = target_linear(layer, target).expect("checked above");
             // Layers without adapters (training on the top layers only) are left out, and
-            // `layers_to_transform` below tells PEFT which ones have them.
+            // `layers_to_transform` tells PEFT which ones have them.
             let Some(adapter) = linear.weight.adapter() else {
                 continue;
             };
             if !adapted_layers.contains(&i) {
                 adapted_layers.push(i);
             }
-            let a = adapter.a.val(); // [in, r]
-            let b = adapter.b.val(); // [r, out]
-            let [d_in, r] = a.dims();
-            let d_out = b.dims()[1];
-            let lora_a = values(a.transpose()); // [r, in]
-            let mut lora_b = values(b.transpose()); // [out, r]
-            if config.arch == "llama" {
-                match target.as_str() {
-                    "q" => lora_b = permute_gguf_to_hf(&lora_b, config.n_heads, r),
-                    "k" => lora_b = permute_gguf_to_hf(&lora_b, config.n_kv_heads, r),
-                    _ => {}
-                }
-            }
             let stem = format!("base_model.model.model.layers.{i}.{hf}");
-            let le = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
-            tensors.push((format!("{stem}.lora_A.weight"), vec![r, d_in], le(&lora_a)));
-            tensors.push((format!("{stem}.lora_B.weight"), vec![d_out, r], le(&lora_b)));
+            // burn keeps A [in, r] and B [r, out]; PEFT wants them transposed.
+            readout.push(format!("{stem}.lora_A.weight"), adapter.a.val().transpose());
+            readout.push(format!("{stem}.lora_B.weight"), adapter.b.val().transpose());
         }
     }
-    if tensors.is_empty() {
+    if readout.is_empty() {
         return Err(TrainError::Config(
             "the model has no LoRA adapters (was it trained with LoRA?)".into(),
         ));
     }
-    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
+    adapted_layers.sort_unstable();
+    Ok((readout, adapted_layers))
+}
+
+fn peft_files(
+    tensors: Vec<HostTensor>,
+    adapted_layers: &[usize],
+    model: &Llama,
+    config: &ModelConfig,
+    lora: &LoraSettings,
+    base_model: &str,
+) -> Result<PeftAdapter> {
+    let bad = |e: String| TrainError::Config(format!("PEFT adapter: {e}"));
+    let mut bytes_of: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (name, shape, mut values) in tensors {
+        // For llama, B's rows of q and k follow the GGUF RoPE order; PEFT's follow HF's.
+        if config.arch == "llama" && name.ends_with(".lora_B.weight") {
+            let r = shape[1];
+            if name.contains(".self_attn.q_proj.") {
+                values = permute_gguf_to_hf(&values, config.n_heads, r);
+            } else if name.contains(".self_attn.k_proj.") {
+                values = permute_gguf_to_hf(&values, config.n_kv_heads, r);
+            }
+        }
+        let le = values.iter().flat_map(|x| x.to_le_bytes()).collect();
+        bytes_of.push((name, shape, le));
+    }
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = bytes_of
         .iter()
         .map(|(n, s, b)| {
             safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
                 .map(|v| (n.clone(), v))
-                .map_err(|e| fail(dir, format!("{n}: {e}")))
+                .map_err(|e| bad(format!("{n}: {e}")))
         })
         .collect::<Result<_>>()?;
-    let bytes = safetensors::serialize(views, None).map_err(|e| fail(dir, e))?;
-    write_atomically(&dir.join("adapter_model.safetensors"), &bytes)?;
-    adapted_layers.sort_unstable();
+    let safetensors = safetensors::serialize(views, None).map_err(|e| bad(e.to_string()))?;
+    let modules: Vec<String> = lora
+        .targets
+        .iter()
+        .filter_map(|t| hf_module(t))
+        .map(|hf| hf.rsplit('.').next().unwrap_or(hf).to_string())
+        .collect();
     let mut adapter_config = serde_json::json!({
         "peft_type": "LORA",
         "task_type": "CAUSAL_LM",
@@ -270,6 +323,96 @@ pub fn export_peft(
     if adapted_layers.len() < model.layers.len() {
         adapter_config["layers_to_transform"] = serde_json::json!(adapted_layers);
     }
-    let bytes = serde_json::to_vec_pretty(&adapter_config).map_err(|e| fail(dir, e))?;
-    write_atomically(&dir.join("adapter_config.json"), &bytes)
+    let config_json = serde_json::to_vec_pretty(&adapter_config).map_err(|e| bad(e.to_string()))?;
+    Ok(PeftAdapter {
+        safetensors,
+        config_json,
+    })
+}
+
+/// GGUF names of the projections a LoRA target adapts.
+fn gguf_module(target: &str) -> Option<&'static str> {
+    Some(match target {
+        "q" => "attn_q",
+        "k" => "attn_k",
+        "v" => "attn_v",
+        "o" => "attn_output",
+        "gate" => "ffn_gate",
+        "up" => "ffn_up",
+        "down" => "ffn_down",
+        _ => return None,
+    })
+}
+
+/// `source` with every LoRA-adapted matrix replaced by its merged weight `W + scale·A·B` in
+/// F16, and every other tensor copied byte for byte (quantised ones stay quantised): the
+/// tuned model for an engine that reads GGUF, at little more than the source's size.
+pub fn merged_gguf(model: &Llama, source: &Gguf) -> Result<Vec<u8>> {
+    gguf_with_replaced(source, merged_readout(model)?.read()?, GgmlType::F16)
+}
+
+/// [`merged_gguf`], read without blocking (the browser chats with it after tuning).
+pub async fn merged_gguf_async(model: &Llama, source: &Gguf) -> Result<Vec<u8>> {
+    let merged = merged_readout(model)?.read_async().await?;
+    gguf_with_replaced(source, merged, GgmlType::F16)
+}
+
+/// The merged weights of the adapted projections, in GGUF names and layout `[out, in]`.
+fn merged_readout(model: &Llama) -> Result<Readout> {
+    let mut readout = Readout::default();
+    for (i, layer) in model.layers.iter().enumerate() {
+        for target in LORA_TARGETS {
+            let linear = target_linear(layer, target).expect("a known target");
+            if linear.weight.adapter().is_some() {
+                let name = format!("blk.{i}.{}.weight", gguf_module(target).expect("known"));
+                // burn keeps [in, out]; GGUF rows are outputs.
+                readout.push(name, linear.weight.val().transpose());
+            }
+        }
+    }
+    if readout.is_empty() {
+        return Err(TrainError::Config(
+            "the model has no LoRA adapters to merge".into(),
+        ));
+    }
+    Ok(readout)
+}
+
+/// A GGUF with `source`'s metadata and tensors, where `replaced` ones are written in `ty`.
+fn gguf_with_replaced(source: &Gguf, replaced: Vec<HostTensor>, ty: GgmlType) -> Result<Vec<u8>> {
+    let bad = |name: &str, e: String| TrainError::Config(format!("merged GGUF, `{name}`: {e}"));
+    let mut new: BTreeMap<String, (Vec<usize>, Vec<f32>)> = replaced
+        .into_iter()
+        .map(|(name, shape, values)| (name, (shape, values)))
+        .collect();
+    let mut g = GgufWriter::new();
+    for key in &source.header.metadata_order {
+        if let Some(value) = source.header.metadata.get(key) {
+            g.set(key, value.clone());
+        }
+    }
+    for t in &source.header.tensors {
+        if let Some((shape, values)) = new.remove(&t.name) {
+            if shape != t.shape() {
+                return Err(bad(
+                    &t.name,
+                    format!("shape {shape:?}, the source has {:?}", t.shape()),
+                ));
+            }
+            let bytes = xlingo_formats::quant::quantize(ty, &values)
+                .map_err(|e| bad(&t.name, e.to_string()))?;
+            g.add_tensor(&t.name, &shape, ty, bytes)
+                .map_err(|e| bad(&t.name, e.to_string()))?;
+        } else {
+            let bytes = source
+                .tensor_bytes(t)
+                .map_err(|e| bad(&t.name, e.to_string()))?;
+            g.add_tensor(&t.name, &t.shape(), t.ty, bytes.to_vec())
+                .map_err(|e| bad(&t.name, e.to_string()))?;
+        }
+    }
+    if let Some(name) = new.keys().next() {
+        return Err(bad(name, "the source GGUF has no such tensor".into()));
+    }
+    Ok(g.to_bytes())
 }

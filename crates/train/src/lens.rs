@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 use xlingo_model::llama::{Llama, token_tensor};
 
 use crate::error::{Result, TrainError};
-use crate::loss::scalar;
-use crate::sft::{SftConfig, Trainer, trained_layers};
+use crate::readout::{read_values, read_values_async};
+use crate::sft::{PendingStep, SftConfig, Trainer, trained_layers};
 
 /// The top layer's language subspaces, from `xlingo lens probe` (xlingo-eval's LSAR probe).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,14 +97,14 @@ pub struct LensLosses {
     pub total: f32,
 }
 
-fn hidden_size(model: &Llama) -> usize {
-    model.embed.weight.val().dims()[1]
+fn top_layers(config: &SftConfig) -> Result<usize> {
+    config
+        .top_layers
+        .ok_or_else(|| TrainError::Config("Lens trains the top layers: set top_layers".into()))
 }
 
-fn to_vec(t: Tensor<3>) -> Result<Vec<f32>> {
-    t.into_data()
-        .try_to_vec::<f32>()
-        .map_err(|e| TrainError::Config(format!("reading hidden states: {e:?}")))
+fn hidden_size(model: &Llama) -> usize {
+    model.embed.weight.val().dims()[1]
 }
 
 /// Run the frozen bottom and the starting top once for every prompt and language.
@@ -113,41 +113,98 @@ pub fn prepare(
     prompts: &[ParallelPrompt],
     top_layers: usize,
 ) -> Result<Vec<PreparedPrompt>> {
+    let (layout, values) = frozen_tensors(model, prompts, top_layers)?;
+    assemble(&layout, &read_values(values)?, hidden_size(model))
+}
+
+/// [`prepare`] where values must be read asynchronously (the browser).
+pub async fn prepare_async(
+    model: &Llama,
+    prompts: &[ParallelPrompt],
+    top_layers: usize,
+) -> Result<Vec<PreparedPrompt>> {
+    let (layout, values) = frozen_tensors(model, prompts, top_layers)?;
+    assemble(
+        &layout,
+        &read_values_async(values).await?,
+        hidden_size(model),
+    )
+}
+
+/// Token counts per prompt: the pivot's, then each target language's.
+type Layout = Vec<(usize, Vec<(String, usize)>)>;
+
+/// Every prompt's frozen states in one flat tensor (read off the device at once): for each
+/// prompt, the pivot then the targets, each as residual `[len, d]`, mean `[d]`, last `[d]`.
+fn frozen_tensors(
+    model: &Llama,
+    prompts: &[ParallelPrompt],
+    top_layers: usize,
+) -> Result<(Layout, Tensor<1>)> {
     let n = model.n_layers();
     if top_layers == 0 || top_layers > n {
         return Err(TrainError::Config(format!(
             "top_layers = {top_layers}: the model has {n} decoder layers"
         )));
     }
+    if prompts.is_empty() {
+        return Err(TrainError::Config("Lens needs at least one prompt".into()));
+    }
     let first = n - top_layers;
     let model = model.valid();
     let device = model.embed.weight.val().device();
-    let frozen = |ids: &[u32], what: &str| -> Result<Frozen> {
+    let mut parts: Vec<Tensor<1>> = Vec::new();
+    let mut frozen = |ids: &[u32], what: &str| -> Result<usize> {
         if ids.is_empty() {
             return Err(TrainError::Config(format!("{what}: an empty prompt")));
         }
         let residual = model.residual_after(token_tensor(ids, &device), first);
         let top = model.normed_top(residual.clone(), first);
         let len = ids.len();
+        parts.push(residual.flatten::<1>(0, 2));
+        parts.push(top.clone().mean_dim(1).flatten::<1>(0, 2));
+        parts.push(top.narrow(1, len - 1, 1).flatten::<1>(0, 2));
+        Ok(len)
+    };
+    let mut layout = Layout::new();
+    for (i, p) in prompts.iter().enumerate() {
+        let pivot = frozen(&p.pivot, &format!("prompt {i}, pivot"))?;
+        let mut targets = Vec::new();
+        for (lang, ids) in &p.targets {
+            targets.push((lang.clone(), frozen(ids, &format!("prompt {i}, {lang}"))?));
+        }
+        layout.push((pivot, targets));
+    }
+    Ok((layout, Tensor::cat(parts, 0)))
+}
+
+/// The prepared prompts from the values [`frozen_tensors`] laid out.
+fn assemble(layout: &Layout, values: &[f32], d: usize) -> Result<Vec<PreparedPrompt>> {
+    let mut rest = values;
+    let mut take = |len: usize| -> Result<Frozen> {
+        let need = (len + 2) * d;
+        if rest.len() < need {
+            return Err(TrainError::Config(
+                "Lens: fewer frozen values came back than were computed".into(),
+            ));
+        }
+        let (these, tail) = rest.split_at(need);
+        rest = tail;
         Ok(Frozen {
-            residual: to_vec(residual)?,
+            residual: these[..len * d].to_vec(),
             len,
-            ref_mean: to_vec(top.clone().mean_dim(1))?,
-            ref_last: to_vec(top.narrow(1, len - 1, 1))?,
+            ref_mean: these[len * d..(len + 1) * d].to_vec(),
+            ref_last: these[(len + 1) * d..].to_vec(),
         })
     };
-    prompts
+    layout
         .iter()
-        .enumerate()
-        .map(|(i, p)| {
+        .map(|(pivot, targets)| {
             Ok(PreparedPrompt {
-                pivot: frozen(&p.pivot, &format!("prompt {i}, pivot"))?,
-                targets: p
-                    .targets
+                pivot: take(*pivot)?,
+                targets: targets
                     .iter()
-                    .map(|(lang, ids)| {
-                        Ok((lang.clone(), frozen(ids, &format!("prompt {i}, {lang}"))?))
-                    })
+                    .map(|(lang, len)| Ok((lang.clone(), take(*len)?)))
                     .collect::<Result<_>>()?,
             })
         })
@@ -225,7 +282,8 @@ fn mse(a: Tensor<2>, b: Tensor<2>) -> Tensor<1> {
 }
 
 /// The Lens loss of one prepared prompt under `model` (whose top layers from `first` on are
-/// being trained), as a tensor to differentiate and as numbers.
+/// being trained), as a tensor to differentiate, and its terms `[retain, specific_push,
+/// agnostic_pull, total]` (detached; nothing is read off the device here).
 fn prompt_loss(
     model: &Llama,
     prompt: &PreparedPrompt,
@@ -233,7 +291,7 @@ fn prompt_loss(
     weights: &LensWeights,
     first: usize,
     device: &Device,
-) -> Result<(Tensor<1>, LensLosses)> {
+) -> Result<(Tensor<1>, Tensor<1>)> {
     let d = space.agnostic.dims()[1];
     let top = |f: &Frozen| -> Tensor<2> {
         let residual =
@@ -272,20 +330,29 @@ fn prompt_loss(
     let zero = || Tensor::<1>::zeros([1], device);
     let push = push_sum.unwrap_or_else(zero);
     let pull = pull_sum.unwrap_or_else(zero);
-    let losses = LensLosses {
-        retain: scalar(&retain),
-        specific_push: scalar(&push),
-        agnostic_pull: scalar(&pull),
-        total: 0.0,
-    };
-    let total = retain.mul_scalar(weights.retain)
-        + push.mul_scalar(weights.specific_push)
-        + pull.mul_scalar(weights.agnostic_pull);
-    let losses = LensLosses {
-        total: scalar(&total),
-        ..losses
-    };
-    Ok((total, losses))
+    let total = retain.clone().mul_scalar(weights.retain)
+        + push.clone().mul_scalar(weights.specific_push)
+        + pull.clone().mul_scalar(weights.agnostic_pull);
+    let terms = Tensor::cat(vec![retain, push, pull, total.clone()], 0).detach();
+    Ok((total, terms))
+}
+
+impl LensLosses {
+    /// The values of a terms tensor `[retain, specific_push, agnostic_pull, total]`.
+    fn from_values(v: &[f32]) -> Result<LensLosses> {
+        match *v {
+            [retain, specific_push, agnostic_pull, total] => Ok(LensLosses {
+                retain,
+                specific_push,
+                agnostic_pull,
+                total,
+            }),
+            _ => Err(TrainError::Config(format!(
+                "Lens loss terms: {} values instead of 4",
+                v.len()
+            ))),
+        }
+    }
 }
 
 /// What one Lens optimizer step did.
@@ -320,14 +387,32 @@ impl LensTrainer {
         prompts: &[ParallelPrompt],
         device: Device,
     ) -> Result<LensTrainer> {
-        let k = config.top_layers.ok_or_else(|| {
-            TrainError::Config("Lens trains the top layers: set top_layers".into())
-        })?;
+        let prepared = prepare(&model, prompts, top_layers(&config)?)?;
+        Self::with_prepared(model, config, weights, space, prepared, device)
+    }
+
+    /// [`LensTrainer::new`] where values must be read asynchronously (the browser).
+    pub async fn new_async(
+        model: Llama,
+        config: SftConfig,
+        weights: LensWeights,
+        space: &LensSpace,
+        prompts: &[ParallelPrompt],
+        device: Device,
+    ) -> Result<LensTrainer> {
+        let prepared = prepare_async(&model, prompts, top_layers(&config)?).await?;
+        Self::with_prepared(model, config, weights, space, prepared, device)
+    }
+
+    fn with_prepared(
+        model: Llama,
+        config: SftConfig,
+        weights: LensWeights,
+        space: &LensSpace,
+        prepared: Vec<PreparedPrompt>,
+        device: Device,
+    ) -> Result<LensTrainer> {
         let first = trained_layers(&config, model.n_layers())?.start;
-        if prompts.is_empty() {
-            return Err(TrainError::Config("Lens needs at least one prompt".into()));
-        }
-        let prepared = prepare(&model, prompts, k)?;
         let tensors = SpaceTensors::new(space, &weights, hidden_size(&model), &device)?;
         Ok(LensTrainer {
             trainer: Trainer::new(model, config, device.clone())?,
@@ -356,52 +441,78 @@ impl LensTrainer {
 
     /// One optimizer step over the prompts `indices` (one micro-batch each, equal weights).
     pub fn step(&mut self, indices: &[usize]) -> Result<LensStepReport> {
+        let (pending, terms) = self.backward(indices)?;
+        let losses = LensLosses::from_values(&read_values(terms)?)?;
+        self.finish(pending, losses)
+    }
+
+    /// [`LensTrainer::step`] where values must be read asynchronously (the browser).
+    pub async fn step_async(&mut self, indices: &[usize]) -> Result<LensStepReport> {
+        let (pending, terms) = self.backward(indices)?;
+        let losses = LensLosses::from_values(&read_values_async(terms).await?)?;
+        self.finish(pending, losses)
+    }
+
+    /// Forward and backward over the prompts; the mean loss terms, not read yet.
+    fn backward(&mut self, indices: &[usize]) -> Result<(PendingStep, Tensor<1>)> {
         if indices.is_empty() {
             return Err(TrainError::Config("a Lens step without prompts".into()));
         }
         let share = 1.0 / indices.len() as f32;
-        let mut sum = LensLosses::default();
+        let mut sum: Option<Tensor<1>> = None;
         let (prompts, space, weights) = (&self.prompts, &self.space, &self.weights);
         let (first, device) = (self.first, self.device.clone());
-        let (_, lr) = self.trainer.step_with(indices.len(), |model, i| {
+        let pending = self.trainer.backward(indices.len(), |model, i| {
             let prompt = prompts.get(indices[i]).ok_or_else(|| {
                 TrainError::Config(format!("prompt index {} out of range", indices[i]))
             })?;
-            let (loss, values) = prompt_loss(model, prompt, space, weights, first, &device)?;
-            add_scaled(&mut sum, &values, share);
+            let (loss, terms) = prompt_loss(model, prompt, space, weights, first, &device)?;
+            let terms = terms.mul_scalar(share);
+            sum = Some(match sum.take() {
+                Some(s) => s + terms,
+                None => terms,
+            });
             Ok(loss.mul_scalar(share))
         })?;
+        let terms = sum.ok_or_else(|| TrainError::Config("a Lens step without prompts".into()))?;
+        Ok((pending, terms))
+    }
+
+    fn finish(&mut self, pending: PendingStep, losses: LensLosses) -> Result<LensStepReport> {
+        let lr = self.trainer.apply(pending, losses.total)?;
         Ok(LensStepReport {
             step: self.trainer.steps_done(),
             lr,
-            losses: sum,
+            losses,
         })
     }
 
     /// The loss terms under the current weights, averaged over the prompts `indices`, without
     /// gradients.
     pub fn evaluate(&self, indices: &[usize]) -> Result<LensLosses> {
+        LensLosses::from_values(&read_values(self.evaluate_terms(indices)?)?)
+    }
+
+    /// [`LensTrainer::evaluate`] where values must be read asynchronously (the browser).
+    pub async fn evaluate_async(&self, indices: &[usize]) -> Result<LensLosses> {
+        LensLosses::from_values(&read_values_async(self.evaluate_terms(indices)?).await?)
+    }
+
+    fn evaluate_terms(&self, indices: &[usize]) -> Result<Tensor<1>> {
         let model = self.trainer.model().valid();
         let device = model.embed.weight.val().device();
         let space = SpaceTensors::new(&self.source, &self.weights, hidden_size(&model), &device)?;
-        let mut sum = LensLosses::default();
         let share = 1.0 / indices.len().max(1) as f32;
+        let mut sum = Tensor::<1>::zeros([4], &device);
         for &i in indices {
             let prompt = self
                 .prompts
                 .get(i)
                 .ok_or_else(|| TrainError::Config(format!("prompt index {i} out of range")))?;
-            let (_, values) =
+            let (_, terms) =
                 prompt_loss(&model, prompt, &space, &self.weights, self.first, &device)?;
-            add_scaled(&mut sum, &values, share);
+            sum = sum + terms.mul_scalar(share);
         }
         Ok(sum)
     }
-}
-
-fn add_scaled(sum: &mut LensLosses, x: &LensLosses, share: f32) {
-    sum.retain += x.retain * share;
-    sum.specific_push += x.specific_push * share;
-    sum.agnostic_pull += x.agnostic_pull * share;
-    sum.total += x.total * share;
 }

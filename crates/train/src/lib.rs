@@ -8,7 +8,9 @@ pub mod checkpoint;
 pub mod error;
 pub mod export;
 pub mod lens;
+pub mod lora;
 pub mod loss;
+pub mod readout;
 pub mod schedule;
 pub mod sft;
 
@@ -16,5 +18,6 @@ pub use batch::{Batch, Example, step_batches};
 pub use error::{Result, TrainError};
 pub use lens::{LensLosses, LensSpace, LensStepReport, LensTrainer, LensWeights, ParallelPrompt};
 pub use loss::{TargetScore, score_targets};
+pub use readout::{HostTensor, Readout, read_values, read_values_async};
 pub use schedule::CosineSchedule;
-pub use sft::{LoraSettings, Method, SftConfig, StepReport, Trainer};
+pub use sft::{LoraSettings, Method, PendingStep, SftConfig, StepReport, Trainer};

@@ -5,6 +5,7 @@ use burn::tensor::{Tensor, TensorData};
 use xlingo_model::llama::{ForwardOptions, Llama};
 
 use crate::batch::Batch;
+use crate::readout::read_values;
 
 /// Mean negative log-likelihood of the batch's targets (a scalar tensor, differentiable).
 pub fn causal_lm_loss(model: &Llama, batch: &Batch) -> Tensor<1> {
@@ -83,9 +84,7 @@ pub fn score_targets(model: &Llama, batch: &Batch) -> Vec<TargetScore> {
 
 /// A one-element tensor's value (NaN if it cannot be read, so the non-finite guard stops).
 pub(crate) fn scalar(t: &Tensor<1>) -> f32 {
-    t.clone()
-        .into_data()
-        .try_to_vec::<f32>()
+    read_values(t.clone())
         .ok()
         .and_then(|v| v.first().copied())
         .unwrap_or(f32::NAN)

@@ -1,8 +1,13 @@
-//! Supervised fine-tuning: all weights, or LoRA adapters on chosen projections (burn's
-//! `apply_lora`: the base weights frozen, `W + (alpha / r) · A·B` with B = 0 at the start, so
-//! training starts from exactly the loaded model).
+//! Supervised fine-tuning: all weights, or LoRA adapters on chosen projections (the base
+//! weights frozen, `W + (alpha / r) · A·B` with B = 0 at the start, so training starts from
+//! exactly the loaded model; see [`crate::lora`]).
+//!
+//! A step is two halves so that it runs where reading a number off the GPU must wait (the
+//! browser): [`Trainer::backward`] queues the forward and backward passes and returns the
+//! loss as a tensor; the caller reads it (synchronously natively, with `into_data_async` on
+//! WebGPU) and [`Trainer::apply`] updates the weights only if it is finite.
 
-use burn::module::{Lora, Module, ParamGroup};
+use burn::module::{Module, ParamGroup};
 use burn::optim::{
     AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer,
     grad_clipping::GradientClippingConfig,
@@ -13,7 +18,9 @@ use xlingo_model::llama::Llama;
 
 use crate::batch::{Batch, Example};
 use crate::error::{Result, TrainError};
+use crate::lora::SeededLora;
 use crate::loss::{causal_lm_loss, scalar};
+use crate::readout::{read_values, read_values_async};
 use crate::schedule::CosineSchedule;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,8 +101,8 @@ pub struct SftConfig {
     /// parameter tensor's gradient on its own, not the global norm over all of them.
     pub max_grad_norm: Option<f32>,
     pub weight_decay: f32,
-    /// Seeds the device's random generator before the LoRA factors are drawn, so a run (and
-    /// its resumption) is reproducible.
+    /// Seeds the LoRA factors (drawn on the host, the same on every device) and the data
+    /// order, so a run (and its resumption) is reproducible.
     pub seed: u64,
     /// Train only the top K decoder layers (all their weights, or LoRA on their targets);
     /// embeddings, the lower layers, the final norm and the LM head stay frozen. None: the
@@ -166,9 +173,12 @@ impl Trainer {
                 let layers = config.top_layers.map(|_| trained);
                 let group = ParamGroup::from_regex(config.lora.param_regex(layers)?)
                     .map_err(|e| TrainError::Config(format!("LoRA targets: {e:?}")))?;
-                model.apply_lora(
-                    Lora::new(config.lora.rank, config.lora.alpha).set_param_group(group),
-                )
+                model.apply_reparameterization(SeededLora {
+                    rank: config.lora.rank,
+                    alpha: config.lora.alpha,
+                    seed: config.seed,
+                    group,
+                })
             }
         };
         let mut adamw = AdamWConfig::new().with_weight_decay(config.weight_decay);
@@ -248,6 +258,26 @@ impl Trainer {
     /// is weighted by its share of the step's target tokens, so the step follows the mean loss
     /// per token whatever the split. A non-finite loss stops before any update.
     pub fn step(&mut self, micro_batches: &[Vec<&Example>]) -> Result<StepReport> {
+        let (pending, mut report) = self.backward_batches(micro_batches)?;
+        report.loss = scalar(&pending.loss);
+        self.finish(pending, report)
+    }
+
+    /// [`Trainer::step`] where the loss must be read asynchronously (WebGPU in the browser).
+    pub async fn step_async(&mut self, micro_batches: &[Vec<&Example>]) -> Result<StepReport> {
+        let (pending, mut report) = self.backward_batches(micro_batches)?;
+        report.loss = read_values_async(pending.loss.clone())
+            .await?
+            .first()
+            .copied()
+            .unwrap_or(f32::NAN);
+        self.finish(pending, report)
+    }
+
+    fn backward_batches(
+        &mut self,
+        micro_batches: &[Vec<&Example>],
+    ) -> Result<(PendingStep, StepReport)> {
         let tokens: usize = micro_batches.iter().flatten().map(|e| e.targets()).sum();
         let input_tokens = micro_batches.iter().flatten().map(|e| e.ids.len()).sum();
         if tokens == 0 {
@@ -257,18 +287,24 @@ impl Trainer {
         }
         let micro: Vec<_> = micro_batches.iter().filter(|m| !m.is_empty()).collect();
         let device = self.device.clone();
-        let (loss, lr) = self.step_with(micro.len(), |model, i| {
+        let pending = self.backward(micro.len(), |model, i| {
             let batch = Batch::new(micro[i], &device);
             let share = batch.n_targets as f32 / tokens as f32;
             Ok(causal_lm_loss(model, &batch).mul_scalar(share))
         })?;
-        Ok(StepReport {
-            step: self.step,
-            loss,
-            lr,
+        let report = StepReport {
+            step: self.step + 1,
+            loss: f32::NAN,
+            lr: pending.lr,
             tokens,
             input_tokens,
-        })
+        };
+        Ok((pending, report))
+    }
+
+    fn finish(&mut self, pending: PendingStep, report: StepReport) -> Result<StepReport> {
+        self.apply(pending, report.loss)?;
+        Ok(report)
     }
 
     /// One optimizer step over `n_micro` micro-batches whose losses the caller computes
@@ -278,46 +314,105 @@ impl Trainer {
     pub fn step_with(
         &mut self,
         n_micro: usize,
-        mut micro_loss: impl FnMut(&Llama, usize) -> Result<Tensor<1>>,
+        micro_loss: impl FnMut(&Llama, usize) -> Result<Tensor<1>>,
     ) -> Result<(f32, f64)> {
+        let pending = self.backward(n_micro, micro_loss)?;
+        let loss = scalar(&pending.loss);
+        let lr = self.apply(pending, loss)?;
+        Ok((loss, lr))
+    }
+
+    /// The first half of a step: forward and backward passes over `n_micro` micro-batches
+    /// (`micro_loss(model, i)`, each already weighted by its share of the step), gradients
+    /// accumulated. Nothing is read off the device and no weight changes.
+    pub fn backward(
+        &mut self,
+        n_micro: usize,
+        mut micro_loss: impl FnMut(&Llama, usize) -> Result<Tensor<1>>,
+    ) -> Result<PendingStep> {
         let lr = self.config.schedule.lr(self.step);
         let mut accumulator = GradientsAccumulator::new();
-        let mut loss_sum = 0.0f64;
+        let mut total: Option<Tensor<1>> = None;
         for i in 0..n_micro {
             let loss = micro_loss(&self.model, i)?;
-            let value = scalar(&loss);
-            if !value.is_finite() {
-                return Err(TrainError::NonFinite {
-                    step: self.step + 1,
-                    value,
-                    lr,
-                });
-            }
-            loss_sum += value as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &self.model);
             accumulator.accumulate(&self.model, grads);
+            let value = loss.detach();
+            total = Some(match total {
+                Some(t) => t + value,
+                None => value,
+            });
+        }
+        let loss =
+            total.ok_or_else(|| TrainError::Config("a step without micro-batches".into()))?;
+        Ok(PendingStep {
+            grads: accumulator.grads(),
+            loss,
+            lr,
+        })
+    }
+
+    /// The second half of a step: given the value of `pending.loss`, update the weights, or
+    /// stop without updating if it is not finite (naming the step). Returns the learning rate.
+    pub fn apply(&mut self, pending: PendingStep, loss: f32) -> Result<f64> {
+        if !loss.is_finite() {
+            return Err(TrainError::NonFinite {
+                step: self.step + 1,
+                value: loss,
+                lr: pending.lr,
+            });
         }
         let model = self.model.clone();
-        self.model = self.optim.step(lr, model, accumulator.grads());
+        self.model = self.optim.step(pending.lr, model, pending.grads);
         self.step += 1;
-        Ok((loss_sum as f32, lr))
+        Ok(pending.lr)
     }
 
     /// Mean loss per target token over `examples`, without gradients.
     pub fn eval_loss(&self, examples: &[Example]) -> f32 {
+        let (sums, tokens) = self.eval_sums(examples);
+        let total: f64 = match sums {
+            Some(t) => read_values(t)
+                .map(|v| v.iter().map(|&x| x as f64).sum())
+                .unwrap_or(f64::NAN),
+            None => 0.0,
+        };
+        (total / tokens.max(1) as f64) as f32
+    }
+
+    /// [`Trainer::eval_loss`] where values must be read asynchronously (the browser).
+    pub async fn eval_loss_async(&self, examples: &[Example]) -> Result<f32> {
+        let (sums, tokens) = self.eval_sums(examples);
+        let total: f64 = match sums {
+            Some(t) => read_values_async(t).await?.iter().map(|&x| x as f64).sum(),
+            None => 0.0,
+        };
+        Ok((total / tokens.max(1) as f64) as f32)
+    }
+
+    /// Each batch's summed loss (one tensor, nothing read yet) and the target tokens in all.
+    fn eval_sums(&self, examples: &[Example]) -> (Option<Tensor<1>>, usize) {
         let model = self.model.valid();
-        let (mut total, mut tokens) = (0.0f64, 0usize);
+        let (mut sums, mut tokens) = (Vec::new(), 0usize);
         for chunk in examples.chunks(self.config.batch_size) {
             let refs: Vec<&Example> = chunk.iter().collect();
             let batch = Batch::new(&refs, &model_device(&model));
             if batch.n_targets == 0 {
                 continue;
             }
-            total += scalar(&causal_lm_loss(&model, &batch)) as f64 * batch.n_targets as f64;
+            sums.push(causal_lm_loss(&model, &batch).mul_scalar(batch.n_targets as f32));
             tokens += batch.n_targets;
         }
-        (total / tokens.max(1) as f64) as f32
+        ((!sums.is_empty()).then(|| Tensor::cat(sums, 0)), tokens)
     }
+}
+
+/// Gradients of a step whose loss has not been read yet ([`Trainer::backward`]).
+pub struct PendingStep {
+    grads: GradientsParams,
+    /// The step's summed loss, detached: one value.
+    pub loss: Tensor<1>,
+    pub lr: f64,
 }
 
 /// The parameters a run changes, which is all a checkpoint needs beside the model file the run

@@ -289,6 +289,57 @@ fn lens_training_lowers_the_loss_for_full_and_lora() {
     }
 }
 
+/// The asynchronous path the browser takes (prepare, steps and evaluation read without
+/// blocking) gives exactly the synchronous path's numbers.
+#[test]
+fn the_asynchronous_path_equals_the_synchronous_one() {
+    let run = |asynchronous: bool| {
+        let device = Device::flex().autodiff();
+        let model = tiny_model(&device);
+        let space = space(tiny_config("llama").hidden_size);
+        let cfg = config(Method::Lora, 3e-2, 4);
+        let mut reports = Vec::new();
+        let after = if asynchronous {
+            pollster::block_on(async {
+                let mut lens = LensTrainer::new_async(
+                    model,
+                    cfg,
+                    LensWeights::default(),
+                    &space,
+                    &prompts(),
+                    device,
+                )
+                .await
+                .unwrap();
+                for step in 0..4 {
+                    reports.push(lens.step_async(&[step % 4]).await.unwrap());
+                }
+                lens.evaluate_async(&[0, 1, 2, 3]).await.unwrap()
+            })
+        } else {
+            let mut lens = LensTrainer::new(
+                model,
+                cfg,
+                LensWeights::default(),
+                &space,
+                &prompts(),
+                device,
+            )
+            .unwrap();
+            for step in 0..4 {
+                reports.push(lens.step(&[step % 4]).unwrap());
+            }
+            lens.evaluate(&[0, 1, 2, 3]).unwrap()
+        };
+        (reports, after)
+    };
+    let (sync_reports, sync_after) = run(false);
+    let (async_reports, async_after) = run(true);
+    assert_eq!(sync_reports, async_reports);
+    assert_eq!(sync_after, async_after);
+    assert!(sync_after.total < sync_reports[0].losses.total);
+}
+
 #[test]
 fn mismatched_subspaces_are_refused_with_a_reason() {
     let device = Device::flex().autodiff();
