@@ -19,7 +19,7 @@ cargo fmt --all -- --check
 echo "[test] cargo clippy"
 cargo clippy -q --workspace --all-targets -- -D warnings
 echo "[test] wasm32 build of the wasm-safe crates; lints of the web app"
-cargo check -q -p xlingo-formats -p xlingo-model -p xlingo-gpu -p xlingo-eval -p xlingo-data -p xlingo-plots --target wasm32-unknown-unknown
+cargo check -q -p xlingo-formats -p xlingo-model -p xlingo-gpu -p xlingo-eval -p xlingo-data -p xlingo-plots -p xlingo-train --target wasm32-unknown-unknown
 cargo clippy -q -p xlingo-web --target wasm32-unknown-unknown -- -D warnings
 echo "[test] cargo test"
 cargo test --workspace
@@ -28,6 +28,8 @@ cargo test -p xlingo-plots --target wasm32-unknown-unknown --test wasm
 echo "[test] wasm32 browser tests of crates/gpu (headless Chromium, WebGPU on SwiftShader)"
 # webdriver.json beside crates/gpu/Cargo.toml enables WebGPU; never add -q (the runner rejects it).
 CHROMEDRIVER=/usr/bin/chromedriver CARGO_PROFILE_DEV_DEBUG=0 cargo test -p xlingo-gpu --target wasm32-unknown-unknown
+echo "[test] wasm32 browser test of crates/train (LoRA steps with burn on WebGPU vs the native run)"
+CHROMEDRIVER=/usr/bin/chromedriver CARGO_PROFILE_DEV_DEBUG=0 cargo test -p xlingo-train --target wasm32-unknown-unknown --test web
 echo "[test] web app: trunk build --release, then end-to-end tests (playwright-core, headless Chromium)"
 trunk build --release
 (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)

@@ -423,3 +423,69 @@ test('the Representations view computes per-layer similarity like xlingo analyze
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('the Tune view LoRA-tunes the model on WebGPU: the loss falls, the adapter downloads, the chat uses the tuned model', async () => {
+  // A user's Alpaca JSONL file the tiny model can learn from in a few steps.
+  const words = ['cat', 'dog', 'sun', 'red', 'tree', 'blue', 'fish', 'bird', 'milk', 'rain'];
+  const records = [];
+  for (let i = 0; i < 20; i++) {
+    const w = words[i % words.length];
+    records.push(JSON.stringify({ instruction: `Say the word ${w} twice.`, input: '', output: `${w} ${w}` }));
+  }
+  const data = join(work, 'tune.jsonl');
+  writeFileSync(data, records.join('\n') + '\n');
+
+  const { page, errors } = await openApp();
+  await page.locator('[data-testid=tune-tab]').click();
+  assert.equal(await page.locator('[data-testid=tune-start]').isDisabled(), true, 'no model: no tuning');
+  await loadModel(page, tinyPath);
+  await page.locator('.app[data-status=ready]').waitFor({ timeout: 120_000 });
+  await page.locator('[data-testid=tune-file]').setInputFiles(data);
+  await page.waitForFunction(() => document.querySelector('[data-testid=tune-data]')?.textContent === 'tune.jsonl');
+  for (const [id, value] of [['steps', 12], ['lr', 0.01], ['batch', 4], ['max-len', 64]]) {
+    const input = page.locator(`[data-testid=tune-${id}]`);
+    await input.fill(String(value));
+    await input.dispatchEvent('change');
+  }
+  const started = Date.now();
+  await page.locator('[data-testid=tune-start]').click();
+  await page.locator('.app[data-status=tuning]').waitFor({ timeout: 10_000 }).catch(() => {});
+  await page.locator('[data-testid=tune-run][data-state=done]').waitFor({ timeout: 400_000 });
+  const read = (id) => page.locator(`[data-testid=${id}] li`).evaluateAll((lis) =>
+    lis.map((li) => [Number(li.dataset.step), Number(li.dataset.loss)]));
+  const train = await read('tune-losses');
+  const held = await read('tune-validation');
+  console.log(`tune: ${train.length} steps in ${((Date.now() - started) / 1000).toFixed(0)} s; training loss ${train.map(([, l]) => l.toFixed(3)).join(' ')}; held out ${held.map(([s, l]) => `${s}:${l.toFixed(3)}`).join(' ')}`);
+  assert.equal(train.length, 12);
+  assert.ok(train.every(([, l]) => Number.isFinite(l)));
+  const mean = (xs) => xs.reduce((a, [, l]) => a + l, 0) / xs.length;
+  assert.ok(mean(train.slice(-3)) < 0.7 * mean(train.slice(0, 3)), 'the training loss falls');
+  assert.equal(held[0][0], 0);
+  assert.equal(held[held.length - 1][0], 12);
+  assert.ok(held[held.length - 1][1] < 0.7 * held[0][1], 'the held-out loss falls');
+
+  // The adapter in PEFT's format: lora_A and lora_B of q and v in both layers.
+  const href = await page.locator('[data-testid=tune-download]').getAttribute('href');
+  const names = await page.evaluate(async (url) => {
+    const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+    const len = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + len)));
+    return Object.keys(header).filter((k) => k !== '__metadata__').sort();
+  }, href);
+  assert.equal(names.length, 8, names.join());
+  assert.ok(names.includes('base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight'), names.join());
+
+  // The chat switches to the tuned model (adapters merged) and answers.
+  await page.locator('[data-testid=tune-chat]').click();
+  await page.locator('.app[data-status=ready]').waitFor({ timeout: 120_000 });
+  assert.match(await page.locator('[data-testid=model-info]').innerText(), /\+ LoRA/);
+  const box = page.locator('[data-testid=message]');
+  await box.fill('Say the word cat twice.');
+  await box.press('Enter');
+  await page.locator('.app[data-status=generating]').waitFor({ timeout: 10_000 }).catch(() => {});
+  await page.locator('.app[data-status=ready]').waitFor({ timeout: 120_000 });
+  const reply = await page.locator('.msg.assistant .content').last().innerText();
+  console.log(`tuned model's reply: ${JSON.stringify(reply)}`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -102,7 +102,16 @@ pub enum Msg {
     ReprCompute(crate::reprs::Request),
     ReprProgress(usize, usize),
     ReprDone(Box<Engine>, Result<Rc<crate::reprs::Computed>, String>),
+    /// LoRA-tune the loaded model (the Tune view).
+    TuneStart(crate::tune::TuneRequest),
+    TuneEvent(crate::tune::TuneEvent),
+    TuneDone(Result<TuneResult, String>),
+    TuneStop,
+    /// Chat with the tuned model (its adapters merged into a copy of the GGUF).
+    TuneChat,
 }
+
+type TuneResult = Box<(xlingo_train::Trainer, xlingo_train::export::PeftAdapter)>;
 
 /// What the main area shows.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -110,6 +119,7 @@ pub enum Page {
     Chat,
     Results,
     Representations,
+    Tune,
 }
 
 pub struct App {
@@ -135,6 +145,10 @@ pub struct App {
     transcript: NodeRef,
     page: Page,
     repr: crate::reprs::ReprState,
+    tune: crate::tune::TuneState,
+    tune_cancel: Rc<Cell<bool>>,
+    /// The last tuning run's trainer (its model holds the adapters), for "chat with it".
+    tuned: Option<Rc<xlingo_train::Trainer>>,
 }
 
 const DEFAULT_SYSTEM: &str = "You are a helpful assistant.";
@@ -171,6 +185,9 @@ impl Component for App {
             transcript: NodeRef::default(),
             page: Page::Chat,
             repr: Default::default(),
+            tune: Default::default(),
+            tune_cancel: Rc::new(Cell::new(false)),
+            tuned: None,
         }
     }
 
@@ -289,6 +306,25 @@ impl Component for App {
                     self.problem = Some(Problem::DeviceLost(reason));
                 }
             }
+            Msg::TuneStart(request) => self.start_tune(ctx, request),
+            Msg::TuneEvent(event) => self.on_tune_event(event),
+            Msg::TuneDone(result) => {
+                self.tune.phase = None;
+                match result {
+                    Ok(done) => {
+                        let (trainer, adapter) = *done;
+                        match crate::tune::Downloads::new(&adapter) {
+                            Ok(d) => self.tune.downloads = Some(d),
+                            Err(e) => self.tune.error = Some(format!("adapter download: {e}")),
+                        }
+                        self.tuned = Some(Rc::new(trainer));
+                        self.tune.tuned = true;
+                    }
+                    Err(e) => self.tune.error = Some(e),
+                }
+            }
+            Msg::TuneStop => self.tune_cancel.set(true),
+            Msg::TuneChat => self.chat_with_tuned(ctx),
         }
         true
     }
@@ -313,6 +349,15 @@ impl Component for App {
                     </aside>
                     if self.page == Page::Results {
                         <main class="results-page"><crate::results::Results /></main>
+                    } else if self.page == Page::Tune {
+                        <main class="results-page">
+                            { self.view_problem(ctx) }
+                            <crate::tune::Tune ready={self.can_generate() && self.tune.phase.is_none()}
+                                state={self.tune.clone()}
+                                on_start={ctx.link().callback(Msg::TuneStart)}
+                                on_stop={ctx.link().callback(|_| Msg::TuneStop)}
+                                on_chat={ctx.link().callback(|_| Msg::TuneChat)} />
+                        </main>
                     } else if self.page == Page::Representations {
                         <main class="results-page">
                             { self.view_problem(ctx) }
@@ -343,6 +388,8 @@ impl App {
             "generating"
         } else if self.repr.progress.is_some() {
             "analysing"
+        } else if self.tune.phase.is_some() {
+            "tuning"
         } else if self.model.as_ref().is_some_and(|m| m.engine.is_some()) {
             "ready"
         } else {
@@ -379,9 +426,16 @@ impl App {
     }
 
     fn start_load(&mut self, ctx: &Context<Self>, source: ModelSource) {
-        if self.loading.is_some() || self.live.is_some() || !self.webgpu_ok() {
+        if self.loading.is_some()
+            || self.live.is_some()
+            || self.tune.phase.is_some()
+            || !self.webgpu_ok()
+        {
             return;
         }
+        // The last tuning run belongs to the model being replaced.
+        self.tuned = None;
+        self.tune = Default::default();
         // Free the previous model's GPU buffers and memory before reading the next one.
         self.model = None;
         self.problem = None;
@@ -435,6 +489,120 @@ impl App {
                 model.engine = Some(Box::new(engine));
             });
             link.send_message(Msg::Restarted(model, result));
+        });
+    }
+
+    /// Start a tuning run on the loaded model (the Tune view); it reports with TuneEvent and
+    /// ends with TuneDone. The chat engine stays free meanwhile.
+    fn start_tune(&mut self, ctx: &Context<Self>, request: crate::tune::TuneRequest) {
+        if self.tune.phase.is_some() || !self.can_generate() {
+            return;
+        }
+        let Some(model) = self.model.as_ref() else {
+            return;
+        };
+        let parsed = &model.parsed;
+        let prepared = request.config().and_then(|sft| {
+            let eos = parsed.stop_ids.first().copied();
+            crate::tune::examples(&request, &parsed.tokenizer, parsed.template.as_deref(), eos)
+                .map(|examples| (sft, examples))
+        });
+        let (sft, (train, held_out, about)) = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                self.tune = crate::tune::TuneState {
+                    error: Some(e),
+                    ..Default::default()
+                };
+                return;
+            }
+        };
+        self.tune = crate::tune::TuneState {
+            phase: Some("starting".into()),
+            about: Some(about),
+            total_steps: sft.schedule.total_steps,
+            ..Default::default()
+        };
+        self.tuned = None;
+        self.tune_cancel.set(false);
+        let (gguf, config) = (parsed.gguf.clone(), parsed.config.clone());
+        let name = parsed.info.name.clone();
+        let cancel = self.tune_cancel.clone();
+        let link = ctx.link().clone();
+        spawn_local(async move {
+            let events = link.clone();
+            let result = crate::tune::run(
+                gguf,
+                config,
+                name,
+                sft,
+                (train, held_out),
+                cancel,
+                move |e| events.send_message(Msg::TuneEvent(e)),
+            )
+            .await;
+            link.send_message(Msg::TuneDone(result.map(Box::new)));
+        });
+    }
+
+    fn on_tune_event(&mut self, event: crate::tune::TuneEvent) {
+        use crate::tune::TuneEvent as Event;
+        match event {
+            Event::Phase(p) => self.tune.phase = Some(p),
+            Event::Step {
+                step,
+                loss,
+                tokens_per_s,
+            } => {
+                self.tune.train.push((step, loss));
+                self.tune.tokens_per_s = Some(tokens_per_s);
+            }
+            Event::Validation(step, loss) => self.tune.validation.push((step, loss)),
+        }
+    }
+
+    /// Replace the chat's model by the tuned one: the adapters merged into a copy of the GGUF.
+    fn chat_with_tuned(&mut self, ctx: &Context<Self>) {
+        if !self.can_generate() || self.tune.phase.is_some() {
+            return;
+        }
+        let (Some(trainer), Some(model)) = (self.tuned.clone(), self.model.as_ref()) else {
+            return;
+        };
+        let gguf = model.parsed.gguf.clone();
+        let base = model.parsed.info.name.clone();
+        let name = if base.ends_with("+ LoRA") {
+            base
+        } else {
+            format!("{base} + LoRA")
+        };
+        self.loading = Some((
+            name.clone(),
+            Progress {
+                stage: Stage::Parse,
+                bytes: 0.0,
+                total: 0.0,
+                since_ms: glue::now_ms(),
+            },
+        ));
+        self.page = Page::Chat;
+        let context = self.settings.context;
+        let link = ctx.link().clone();
+        spawn_local(async move {
+            let result = async {
+                let bytes = xlingo_train::export::merged_gguf_async(trainer.model(), &gguf)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let parsed = model::parse(&name, bytes, false)?;
+                let engine = model::start_engine(&parsed, context).await?;
+                Ok(Box::new(LoadedModel {
+                    parsed,
+                    facts: EngineFacts::of(&engine),
+                    engine: Some(Box::new(engine)),
+                }))
+            }
+            .await;
+            link.send_message(Msg::Loaded(result));
         });
     }
 
@@ -628,6 +796,7 @@ impl App {
                     { tab(Page::Chat, "Chat", "chat-tab") }
                     { tab(Page::Results, "Results", "results-tab") }
                     { tab(Page::Representations, "Representations", "reprs-tab") }
+                    { tab(Page::Tune, "Tune", "tune-tab") }
                 </nav>
                 <div class="topbar-right">
                     { badge }
@@ -648,6 +817,7 @@ impl App {
         let busy = self.loading.is_some()
             || self.live.is_some()
             || self.repr.progress.is_some()
+            || self.tune.phase.is_some()
             || !self.webgpu_ok();
         let link = ctx.link();
         let on_file = link.batch_callback(|e: Event| {

@@ -13,6 +13,8 @@ mod model;
 mod reprs;
 #[cfg(target_family = "wasm")]
 mod results;
+#[cfg(target_family = "wasm")]
+mod tune;
 
 #[cfg(target_family = "wasm")]
 fn main() {

@@ -96,7 +96,8 @@ pub struct ModelInfo {
 
 /// A parsed model, ready for the engine.
 pub struct Parsed {
-    pub gguf: Gguf,
+    /// Shared with a tuning run, which reads the weights into the trainer and merges into it.
+    pub gguf: Rc<Gguf>,
     pub config: ModelConfig,
     pub tokenizer: Rc<Tokenizer>,
     pub template: Option<Rc<ChatTemplate>>,
@@ -221,7 +222,7 @@ pub fn parse(name: &str, bytes: Vec<u8>, from_cache: bool) -> Result<Parsed, Str
     let template = ChatTemplate::from_gguf(&gguf.header).map_err(fail)?;
     let info = describe(name, &gguf, &config, file_bytes, from_cache);
     Ok(Parsed {
-        gguf,
+        gguf: Rc::new(gguf),
         config,
         tokenizer: Rc::new(tokenizer),
         template: template.map(Rc::new),
