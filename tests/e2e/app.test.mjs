@@ -489,3 +489,74 @@ test('the Tune view LoRA-tunes the model on WebGPU: the loss falls, the adapter 
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('the Lens view probes the subspaces like xlingo lens probe, then Lens-tunes the top layers on WebGPU', async () => {
+  const rows = [
+    ['tell me about the sea', 'hablame del mar', 'erzaehl mir vom meer'],
+    ['what is a good book', 'que es un buen libro', 'was ist ein gutes buch'],
+    ['how do birds fly', 'como vuelan los pajaros', 'wie fliegen voegel'],
+    ['write a short poem', 'escribe un poema corto', 'schreib ein kurzes gedicht'],
+    ['where do cats sleep', 'donde duermen los gatos', 'wo schlafen katzen'],
+    ['name three colours', 'nombra tres colores', 'nenne drei farben'],
+  ];
+  const prompts = join(work, 'lens-prompts.jsonl');
+  writeFileSync(prompts, rows.map(([en, es, de]) => JSON.stringify({ en, es, de })).join('\n') + '\n');
+  const out = join(work, 'lens-probe');
+  xlingo(['lens', 'probe', '--model', tinyPath, '--prompts', prompts, '--langs', 'en,es,de', '--out', out]);
+  const native = JSON.parse(readFileSync(join(out, 'subspaces.json'), 'utf8'));
+
+  const { page, errors } = await openApp();
+  await page.locator('[data-testid=lens-tab]').click();
+  assert.equal(await page.locator('[data-testid=lens-start]').isDisabled(), true, 'no model: no Lens');
+  await loadModel(page, tinyPath);
+  await page.locator('.app[data-status=ready]').waitFor({ timeout: 120_000 });
+  await page.locator('[data-testid=lens-file]').setInputFiles(prompts);
+  await page.waitForFunction(() => document.querySelector('[data-testid=lens-source]')?.textContent === 'lens-prompts.jsonl');
+  for (const [id, value] of [['langs', 'en,es,de'], ['prompts', rows.length], ['top', 2], ['steps', 8], ['lr', 0.01]]) {
+    const input = page.locator(`[data-testid=lens-${id}]`);
+    await input.fill(String(value));
+    await input.dispatchEvent('change');
+  }
+  const started = Date.now();
+  await page.locator('[data-testid=lens-start]').click();
+  await page.locator('[data-testid=lens-probe] tbody tr').first().waitFor({ timeout: 300_000 });
+  const probed = await page.locator('[data-testid=lens-probe] tbody tr').evaluateAll((trs) => trs.map((tr) => ({
+    layer: Number(tr.dataset.layer),
+    singular: tr.dataset.singular.split(',').map(Number),
+    shifts: Object.fromEntries(tr.dataset.shifts.split(',').map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)])),
+  })));
+  assert.equal(probed.length, native.layers.length, 'one row per probed layer');
+  let worst = 0;
+  for (const [i, row] of probed.entries()) {
+    const want = native.layers[i];
+    assert.equal(row.layer, want.layer);
+    const scale = Math.max(...want.singular_values);
+    for (const [j, v] of want.singular_values.entries()) {
+      worst = Math.max(worst, Math.abs(row.singular[j] - v) / scale);
+      assert.ok(Math.abs(row.singular[j] - v) < 1e-3 * scale, `layer ${row.layer} σ${j}: ${row.singular[j]} vs ${v}`);
+    }
+    for (const [lang, n] of Object.entries(want.shift_norms)) {
+      worst = Math.max(worst, Math.abs(row.shifts[lang] - n) / Math.max(n, 1e-6));
+      assert.ok(Math.abs(row.shifts[lang] - n) < 1e-3 * Math.max(n, 1), `layer ${row.layer} shift ${lang}: ${row.shifts[lang]} vs ${n}`);
+    }
+  }
+  console.log(`lens probe: largest relative difference to xlingo lens probe ${worst.toExponential(2)}`);
+  assert.equal(await page.locator('[data-testid=lens-probe] figure svg').count(), 1, 'the subspace plot');
+
+  await page.locator('[data-testid=lens-run][data-state=done]').waitFor({ timeout: 400_000 });
+  const evals = await page.locator('[data-testid=lens-evals] li').evaluateAll((lis) =>
+    lis.map((li) => ({ step: Number(li.dataset.step), total: Number(li.dataset.total), retain: Number(li.dataset.retain), push: Number(li.dataset.push), pull: Number(li.dataset.pull) })));
+  const steps = await page.locator('[data-testid=lens-steps-list] li').count();
+  console.log(`lens: ${steps} steps in ${((Date.now() - started) / 1000).toFixed(0)} s; before ${JSON.stringify(evals[0])}; after ${JSON.stringify(evals[evals.length - 1])}`);
+  assert.equal(steps, 8);
+  assert.equal(evals.length, 2);
+  assert.equal(evals[1].step, 8);
+  assert.ok(evals[1].total < evals[0].total, 'the Lens loss falls');
+  assert.ok(evals[1].push < evals[0].push, 'the languages moved along their shifts');
+
+  await page.locator('[data-testid=lens-chat]').click();
+  await page.locator('.app[data-status=ready]').waitFor({ timeout: 120_000 });
+  assert.match(await page.locator('[data-testid=model-info]').innerText(), /\+ LoRA/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});

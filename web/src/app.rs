@@ -109,6 +109,10 @@ pub enum Msg {
     TuneStop,
     /// Chat with the tuned model (its adapters merged into a copy of the GGUF).
     TuneChat,
+    /// Probe and Lens-tune the loaded model (the Lens view).
+    LensStart(crate::lens::LensRequest),
+    LensEvent(crate::lens::LensEvent),
+    LensDone(Result<TuneResult, String>),
 }
 
 type TuneResult = Box<(xlingo_train::Trainer, xlingo_train::export::PeftAdapter)>;
@@ -120,6 +124,7 @@ pub enum Page {
     Results,
     Representations,
     Tune,
+    Lens,
 }
 
 pub struct App {
@@ -146,6 +151,7 @@ pub struct App {
     page: Page,
     repr: crate::reprs::ReprState,
     tune: crate::tune::TuneState,
+    lens: crate::lens::LensState,
     tune_cancel: Rc<Cell<bool>>,
     /// The last tuning run's trainer (its model holds the adapters), for "chat with it".
     tuned: Option<Rc<xlingo_train::Trainer>>,
@@ -186,6 +192,7 @@ impl Component for App {
             page: Page::Chat,
             repr: Default::default(),
             tune: Default::default(),
+            lens: Default::default(),
             tune_cancel: Rc::new(Cell::new(false)),
             tuned: None,
         }
@@ -319,11 +326,39 @@ impl Component for App {
                         }
                         self.tuned = Some(Rc::new(trainer));
                         self.tune.tuned = true;
+                        self.lens.tuned = false;
                     }
                     Err(e) => self.tune.error = Some(e),
                 }
             }
             Msg::TuneStop => self.tune_cancel.set(true),
+            Msg::LensStart(request) => self.start_lens(ctx, request),
+            Msg::LensEvent(event) => {
+                use crate::lens::LensEvent as Event;
+                match event {
+                    Event::Phase(p) => self.lens.phase = Some(p),
+                    Event::Probed(p) => self.lens.probed = Some(p),
+                    Event::Step(step, losses) => self.lens.steps.push((step, losses)),
+                    Event::Eval(step, losses) => self.lens.evals.push((step, losses)),
+                }
+            }
+            Msg::LensDone(result) => {
+                self.lens.phase = None;
+                match result {
+                    Ok(done) => {
+                        let (trainer, adapter) = *done;
+                        match crate::tune::Downloads::new(&adapter) {
+                            Ok(d) => self.lens.downloads = Some(d),
+                            Err(e) => self.lens.error = Some(format!("adapter download: {e}")),
+                        }
+                        // "Chat with the tuned model" means the latest run's.
+                        self.tuned = Some(Rc::new(trainer));
+                        self.lens.tuned = true;
+                        self.tune.tuned = false;
+                    }
+                    Err(e) => self.lens.error = Some(e),
+                }
+            }
             Msg::TuneChat => self.chat_with_tuned(ctx),
         }
         true
@@ -352,9 +387,18 @@ impl Component for App {
                     } else if self.page == Page::Tune {
                         <main class="results-page">
                             { self.view_problem(ctx) }
-                            <crate::tune::Tune ready={self.can_generate() && self.tune.phase.is_none()}
+                            <crate::tune::Tune ready={self.can_generate() && !self.training()}
                                 state={self.tune.clone()}
                                 on_start={ctx.link().callback(Msg::TuneStart)}
+                                on_stop={ctx.link().callback(|_| Msg::TuneStop)}
+                                on_chat={ctx.link().callback(|_| Msg::TuneChat)} />
+                        </main>
+                    } else if self.page == Page::Lens {
+                        <main class="results-page">
+                            { self.view_problem(ctx) }
+                            <crate::lens::Lens ready={self.can_generate() && !self.training()}
+                                state={self.lens.clone()}
+                                on_start={ctx.link().callback(Msg::LensStart)}
                                 on_stop={ctx.link().callback(|_| Msg::TuneStop)}
                                 on_chat={ctx.link().callback(|_| Msg::TuneChat)} />
                         </main>
@@ -388,7 +432,7 @@ impl App {
             "generating"
         } else if self.repr.progress.is_some() {
             "analysing"
-        } else if self.tune.phase.is_some() {
+        } else if self.training() {
             "tuning"
         } else if self.model.as_ref().is_some_and(|m| m.engine.is_some()) {
             "ready"
@@ -426,16 +470,13 @@ impl App {
     }
 
     fn start_load(&mut self, ctx: &Context<Self>, source: ModelSource) {
-        if self.loading.is_some()
-            || self.live.is_some()
-            || self.tune.phase.is_some()
-            || !self.webgpu_ok()
-        {
+        if self.loading.is_some() || self.live.is_some() || self.training() || !self.webgpu_ok() {
             return;
         }
         // The last tuning run belongs to the model being replaced.
         self.tuned = None;
         self.tune = Default::default();
+        self.lens = Default::default();
         // Free the previous model's GPU buffers and memory before reading the next one.
         self.model = None;
         self.problem = None;
@@ -495,7 +536,7 @@ impl App {
     /// Start a tuning run on the loaded model (the Tune view); it reports with TuneEvent and
     /// ends with TuneDone. The chat engine stays free meanwhile.
     fn start_tune(&mut self, ctx: &Context<Self>, request: crate::tune::TuneRequest) {
-        if self.tune.phase.is_some() || !self.can_generate() {
+        if self.training() || !self.can_generate() {
             return;
         }
         let Some(model) = self.model.as_ref() else {
@@ -545,6 +586,57 @@ impl App {
         });
     }
 
+    /// A Tune or Lens run is going on.
+    fn training(&self) -> bool {
+        self.tune.phase.is_some() || self.lens.phase.is_some()
+    }
+
+    /// Start a Lens run (probe, then tuning) on the loaded model; it reports with LensEvent
+    /// and ends with LensDone.
+    fn start_lens(&mut self, ctx: &Context<Self>, request: crate::lens::LensRequest) {
+        if self.training() || !self.can_generate() {
+            return;
+        }
+        let Some(model) = self.model.as_ref() else {
+            return;
+        };
+        let parsed = &model.parsed;
+        let prepared = crate::lens::prepare(
+            &request,
+            &parsed.tokenizer,
+            parsed.template.as_deref(),
+            parsed.config.n_layers,
+        );
+        let prepared = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                self.lens = crate::lens::LensState {
+                    error: Some(e),
+                    ..Default::default()
+                };
+                return;
+            }
+        };
+        self.lens = crate::lens::LensState {
+            phase: Some("starting".into()),
+            total_steps: prepared.config.schedule.total_steps,
+            ..Default::default()
+        };
+        self.tune_cancel.set(false);
+        let (gguf, config) = (parsed.gguf.clone(), parsed.config.clone());
+        let name = parsed.info.name.clone();
+        let cancel = self.tune_cancel.clone();
+        let link = ctx.link().clone();
+        spawn_local(async move {
+            let events = link.clone();
+            let result = crate::lens::run(gguf, config, name, prepared, cancel, move |e| {
+                events.send_message(Msg::LensEvent(e))
+            })
+            .await;
+            link.send_message(Msg::LensDone(result.map(Box::new)));
+        });
+    }
+
     fn on_tune_event(&mut self, event: crate::tune::TuneEvent) {
         use crate::tune::TuneEvent as Event;
         match event {
@@ -563,7 +655,7 @@ impl App {
 
     /// Replace the chat's model by the tuned one: the adapters merged into a copy of the GGUF.
     fn chat_with_tuned(&mut self, ctx: &Context<Self>) {
-        if !self.can_generate() || self.tune.phase.is_some() {
+        if !self.can_generate() || self.training() {
             return;
         }
         let (Some(trainer), Some(model)) = (self.tuned.clone(), self.model.as_ref()) else {
@@ -797,6 +889,7 @@ impl App {
                     { tab(Page::Results, "Results", "results-tab") }
                     { tab(Page::Representations, "Representations", "reprs-tab") }
                     { tab(Page::Tune, "Tune", "tune-tab") }
+                    { tab(Page::Lens, "Lens", "lens-tab") }
                 </nav>
                 <div class="topbar-right">
                     { badge }
@@ -817,7 +910,7 @@ impl App {
         let busy = self.loading.is_some()
             || self.live.is_some()
             || self.repr.progress.is_some()
-            || self.tune.phase.is_some()
+            || self.training()
             || !self.webgpu_ok();
         let link = ctx.link();
         let on_file = link.batch_callback(|e: Event| {

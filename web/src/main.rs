@@ -8,6 +8,8 @@ mod chat;
 #[cfg(target_family = "wasm")]
 mod glue;
 #[cfg(target_family = "wasm")]
+mod lens;
+#[cfg(target_family = "wasm")]
 mod model;
 #[cfg(target_family = "wasm")]
 mod reprs;

@@ -16,5 +16,5 @@ pub use error::{ModelError, Result};
 pub use generate::{GenerateOptions, Generator, StopReason};
 pub use llama::{ForwardOptions, ForwardOutput, Llama, token_tensor};
 pub use load::LoadedModel;
-pub use taps::{SentenceStates, sentence_states};
+pub use taps::{SentenceStates, sentence_states, sentence_states_async};
 pub use xlingo_sampling::{Sampler, SamplingParams, argmax};

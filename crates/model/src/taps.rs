@@ -24,6 +24,31 @@ pub struct SentenceStates {
 
 /// Run `tokens` through `model` and pool every layer's hidden states.
 pub fn sentence_states(model: &Llama, tokens: &[u32], device: &Device) -> Result<SentenceStates> {
+    let (pooled, layers, d) = pooled_states(model, tokens, device)?;
+    SentenceStates::from_values(&read(pooled.into_data())?, layers, d)
+}
+
+/// [`sentence_states`] read without blocking (WebGPU in the browser cannot wait).
+pub async fn sentence_states_async(
+    model: &Llama,
+    tokens: &[u32],
+    device: &Device,
+) -> Result<SentenceStates> {
+    let (pooled, layers, d) = pooled_states(model, tokens, device)?;
+    let data = pooled
+        .into_data_async()
+        .await
+        .map_err(|e| ModelError::Invalid(format!("reading hidden states off the GPU: {e:?}")))?;
+    SentenceStates::from_values(&read(data)?, layers, d)
+}
+
+/// The pooled states as one flat tensor, `[mean (layers × d), last (layers × d), normed (d)]`,
+/// so they come off the device in one read.
+fn pooled_states(
+    model: &Llama,
+    tokens: &[u32],
+    device: &Device,
+) -> Result<(Tensor<1>, usize, usize)> {
     if tokens.is_empty() {
         return Err(ModelError::Invalid(
             "sentence_states: the sentence has no tokens".into(),
@@ -39,24 +64,40 @@ pub fn sentence_states(model: &Llama, tokens: &[u32], device: &Device) -> Result
     // [layers, t, d]
     let stacked = Tensor::cat(out.hidden, 0);
     let [layers, _, d] = stacked.dims();
-    let mean = rows(stacked.clone().mean_dim(1), layers, d)?;
+    let mean = stacked.clone().mean_dim(1);
     let last_token = stacked.narrow(1, t - 1, 1);
     let normed = model
         .norm
         .forward(last_token.clone().narrow(0, layers - 1, 1));
-    let normed_last = rows(normed, 1, d)?.remove(0);
-    let last = rows(last_token, layers, d)?;
-    Ok(SentenceStates {
-        mean,
-        last,
-        normed_last,
-    })
+    let flat = Tensor::cat(
+        vec![
+            mean.flatten::<1>(0, 2),
+            last_token.flatten::<1>(0, 2),
+            normed.flatten::<1>(0, 2),
+        ],
+        0,
+    );
+    Ok((flat, layers, d))
 }
 
-fn rows(t: Tensor<3>, layers: usize, d: usize) -> Result<Vec<Vec<f32>>> {
-    let flat = t
-        .into_data()
-        .try_to_vec::<f32>()
-        .map_err(|e| ModelError::Invalid(format!("reading hidden states: {e:?}")))?;
-    Ok(flat.chunks(d).take(layers).map(<[f32]>::to_vec).collect())
+fn read(data: burn::tensor::TensorData) -> Result<Vec<f32>> {
+    data.try_to_vec::<f32>()
+        .map_err(|e| ModelError::Invalid(format!("reading hidden states: {e:?}")))
+}
+
+impl SentenceStates {
+    fn from_values(v: &[f32], layers: usize, d: usize) -> Result<Self> {
+        if v.len() != (2 * layers + 1) * d {
+            return Err(ModelError::Invalid(format!(
+                "hidden states: {} values for {layers} layers of {d}",
+                v.len()
+            )));
+        }
+        let rows = |part: &[f32]| part.chunks(d).map(<[f32]>::to_vec).collect();
+        Ok(SentenceStates {
+            mean: rows(&v[..layers * d]),
+            last: rows(&v[layers * d..2 * layers * d]),
+            normed_last: v[2 * layers * d..].to_vec(),
+        })
+    }
 }

@@ -430,6 +430,11 @@ impl LensTrainer {
         &self.trainer
     }
 
+    /// The SFT trainer underneath, for export once training is over.
+    pub fn into_trainer(self) -> Trainer {
+        self.trainer
+    }
+
     /// Replace the trainer, e.g. with one restored from a checkpoint.
     pub fn set_trainer(&mut self, trainer: Trainer) {
         self.trainer = trainer;
