@@ -316,20 +316,10 @@ impl Component for App {
             Msg::TuneStart(request) => self.start_tune(ctx, request),
             Msg::TuneEvent(event) => self.on_tune_event(event),
             Msg::TuneDone(result) => {
+                let end = self.end_run(result);
+                (self.tune.downloads, self.tune.error, self.tune.tuned) = end;
                 self.tune.phase = None;
-                match result {
-                    Ok(done) => {
-                        let (trainer, adapter) = *done;
-                        match crate::tune::Downloads::new(&adapter) {
-                            Ok(d) => self.tune.downloads = Some(d),
-                            Err(e) => self.tune.error = Some(format!("adapter download: {e}")),
-                        }
-                        self.tuned = Some(Rc::new(trainer));
-                        self.tune.tuned = true;
-                        self.lens.tuned = false;
-                    }
-                    Err(e) => self.tune.error = Some(e),
-                }
+                self.lens.tuned = false;
             }
             Msg::TuneStop => self.tune_cancel.set(true),
             Msg::LensStart(request) => self.start_lens(ctx, request),
@@ -343,21 +333,10 @@ impl Component for App {
                 }
             }
             Msg::LensDone(result) => {
+                let end = self.end_run(result);
+                (self.lens.downloads, self.lens.error, self.lens.tuned) = end;
                 self.lens.phase = None;
-                match result {
-                    Ok(done) => {
-                        let (trainer, adapter) = *done;
-                        match crate::tune::Downloads::new(&adapter) {
-                            Ok(d) => self.lens.downloads = Some(d),
-                            Err(e) => self.lens.error = Some(format!("adapter download: {e}")),
-                        }
-                        // "Chat with the tuned model" means the latest run's.
-                        self.tuned = Some(Rc::new(trainer));
-                        self.lens.tuned = true;
-                        self.tune.tuned = false;
-                    }
-                    Err(e) => self.lens.error = Some(e),
-                }
+                self.tune.tuned = false;
             }
             Msg::TuneChat => self.chat_with_tuned(ctx),
         }
@@ -584,6 +563,26 @@ impl App {
             .await;
             link.send_message(Msg::TuneDone(result.map(Box::new)));
         });
+    }
+
+    /// The end of a Tune or Lens run: its trainer becomes the one "chat with the tuned model"
+    /// uses (the latest run's). Returns the adapter's downloads, the error, and whether there
+    /// is a tuned model.
+    fn end_run(
+        &mut self,
+        result: Result<TuneResult, String>,
+    ) -> (Option<crate::tune::Downloads>, Option<String>, bool) {
+        match result {
+            Ok(done) => {
+                let (trainer, adapter) = *done;
+                self.tuned = Some(Rc::new(trainer));
+                match crate::tune::Downloads::new(&adapter) {
+                    Ok(d) => (Some(d), None, true),
+                    Err(e) => (None, Some(format!("adapter download: {e}")), true),
+                }
+            }
+            Err(e) => (None, Some(e), false),
+        }
     }
 
     /// A Tune or Lens run is going on.

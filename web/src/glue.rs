@@ -99,6 +99,14 @@ pub async fn read_file(
         .map_err(|e| format!("reading {}: {}", file.name(), message(e)))
 }
 
+/// A text file the user picked: (its name, its text), or why not.
+pub async fn read_text_file(file: &web_sys::File) -> Result<(String, String), String> {
+    let bytes = read_file(file, |_, _| {}).await?;
+    String::from_utf8(bytes)
+        .map(|text| (file.name(), text))
+        .map_err(|_| format!("{} is not UTF-8 text", file.name()))
+}
+
 pub async fn cache_read(key: &str) -> Option<Vec<u8>> {
     let v = JsFuture::from(cache_read_js(key)).await.ok()?;
     if v.is_null() || v.is_undefined() {

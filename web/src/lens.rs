@@ -27,7 +27,7 @@ use xlingo_train::{
 use yew::prelude::*;
 
 use crate::glue;
-use crate::tune::Downloads;
+use crate::tune::{Downloads, number_setting, on_text_file};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct LensSettings {
@@ -152,39 +152,6 @@ impl LensRequest {
     }
 }
 
-/// A prompt as the model reads it (what `xlingo lens` does): one user turn of the chat
-/// template, or the bare text with the tokenizer's special tokens when there is none.
-fn prompt_ids(
-    text: &str,
-    tokenizer: &Tokenizer,
-    template: Option<&ChatTemplate>,
-) -> Result<Vec<u32>, String> {
-    let (rendered, special) = match template {
-        Some(template) => {
-            let example = xlingo_data::Example {
-                instruction: text.to_string(),
-                input: String::new(),
-                output: String::new(),
-                lang: String::new(),
-                kind: xlingo_data::Kind::General,
-            };
-            let style = xlingo_data::prompt::PromptStyle::Chat {
-                template,
-                system: None,
-            };
-            let r = xlingo_data::prompt::render(&example, &style)
-                .map_err(|e| format!("chat template: {e}"))?;
-            (r.prompt, false)
-        }
-        None => (text.to_string(), true),
-    };
-    Ok(tokenizer
-        .encode(rendered.as_str(), special)
-        .map_err(|e| format!("tokenizer: {e}"))?
-        .get_ids()
-        .to_vec())
-}
-
 /// Everything a run needs, prepared on the main thread before it starts.
 pub struct Prepared {
     pub langs: Vec<String>,
@@ -205,7 +172,7 @@ pub fn prepare(
         .iter()
         .map(|lang| {
             lang.iter()
-                .map(|t| prompt_ids(t, tokenizer, template))
+                .map(|t| xlingo_data::prompt::user_prompt_ids(t, tokenizer, template))
                 .collect()
         })
         .collect::<Result<_, _>>()?;
@@ -431,17 +398,7 @@ pub fn lens_view(props: &Props) -> Html {
     let file = use_state(|| None::<(String, String)>);
     let problem = use_state(|| None::<String>);
     let running = props.state.phase.is_some();
-    let set_number = |apply: fn(&mut LensSettings, f64)| {
-        let settings = settings.clone();
-        Callback::from(move |e: Event| {
-            let value = e.target_unchecked_into::<HtmlInputElement>().value();
-            if let Ok(v) = value.trim().parse::<f64>() {
-                let mut next = (*settings).clone();
-                apply(&mut next, v);
-                settings.set(next);
-            }
-        })
-    };
+    let set_number = |apply: fn(&mut LensSettings, f64)| number_setting(&settings, apply);
     let on_langs = {
         let settings = settings.clone();
         Callback::from(move |e: Event| {
@@ -452,24 +409,12 @@ pub fn lens_view(props: &Props) -> Html {
     };
     let on_file = {
         let (file, problem) = (file.clone(), problem.clone());
-        Callback::from(move |e: Event| {
-            let input: HtmlInputElement = e.target_unchecked_into();
-            let Some(f) = input.files().and_then(|f| f.get(0)) else {
-                return;
-            };
-            let (file, problem) = (file.clone(), problem.clone());
-            wasm_bindgen_futures::spawn_local(async move {
-                match glue::read_file(&f, |_, _| {}).await {
-                    Ok(bytes) => match String::from_utf8(bytes) {
-                        Ok(text) => {
-                            problem.set(None);
-                            file.set(Some((f.name(), text)));
-                        }
-                        Err(_) => problem.set(Some(format!("{} is not UTF-8 text", f.name()))),
-                    },
-                    Err(e) => problem.set(Some(e)),
-                }
-            });
+        on_text_file(move |picked| match picked {
+            Ok(picked) => {
+                problem.set(None);
+                file.set(Some(picked));
+            }
+            Err(e) => problem.set(Some(e)),
         })
     };
     let bundled = {

@@ -285,6 +285,36 @@ fn object_url(bytes: &[u8], mime: &str) -> Result<String, String> {
     web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| format!("{e:?}"))
 }
 
+/// A callback for a number input that writes into the settings held in `state` (text that
+/// is not a number is ignored).
+pub fn number_setting<T: Clone + 'static>(
+    state: &UseStateHandle<T>,
+    apply: fn(&mut T, f64),
+) -> Callback<Event> {
+    let state = state.clone();
+    Callback::from(move |e: Event| {
+        let value = e.target_unchecked_into::<HtmlInputElement>().value();
+        if let Ok(v) = value.trim().parse::<f64>() {
+            let mut next = (*state).clone();
+            apply(&mut next, v);
+            state.set(next);
+        }
+    })
+}
+
+/// A callback for a file input: `then` gets the picked file's (name, text), or why not.
+pub fn on_text_file(then: impl Fn(Result<(String, String), String>) + 'static) -> Callback<Event> {
+    let then = Rc::new(then);
+    Callback::from(move |e: Event| {
+        let input: HtmlInputElement = e.target_unchecked_into();
+        let Some(file) = input.files().and_then(|f| f.get(0)) else {
+            return;
+        };
+        let then = then.clone();
+        wasm_bindgen_futures::spawn_local(async move { then(glue::read_text_file(&file).await) });
+    })
+}
+
 #[derive(Properties, PartialEq)]
 pub struct Props {
     /// A model is loaded and nothing else runs.
@@ -302,17 +332,7 @@ pub fn tune(props: &Props) -> Html {
     let problem = use_state(|| None::<String>);
     let running = props.state.phase.is_some();
 
-    let set_number = |apply: fn(&mut TuneSettings, f64)| {
-        let settings = settings.clone();
-        Callback::from(move |e: Event| {
-            let value = e.target_unchecked_into::<HtmlInputElement>().value();
-            if let Ok(v) = value.trim().parse::<f64>() {
-                let mut next = (*settings).clone();
-                apply(&mut next, v);
-                settings.set(next);
-            }
-        })
-    };
+    let set_number = |apply: fn(&mut TuneSettings, f64)| number_setting(&settings, apply);
     let on_targets = {
         let settings = settings.clone();
         Callback::from(move |e: Event| {
@@ -327,24 +347,12 @@ pub fn tune(props: &Props) -> Html {
     };
     let on_file = {
         let (data, problem) = (data.clone(), problem.clone());
-        Callback::from(move |e: Event| {
-            let input: HtmlInputElement = e.target_unchecked_into();
-            let Some(file) = input.files().and_then(|f| f.get(0)) else {
-                return;
-            };
-            let (data, problem) = (data.clone(), problem.clone());
-            wasm_bindgen_futures::spawn_local(async move {
-                match glue::read_file(&file, |_, _| {}).await {
-                    Ok(bytes) => match String::from_utf8(bytes) {
-                        Ok(text) => {
-                            problem.set(None);
-                            data.set(DataSource::File(file.name(), text));
-                        }
-                        Err(_) => problem.set(Some(format!("{} is not UTF-8 text", file.name()))),
-                    },
-                    Err(e) => problem.set(Some(e)),
-                }
-            });
+        on_text_file(move |picked| match picked {
+            Ok((name, text)) => {
+                problem.set(None);
+                data.set(DataSource::File(name, text));
+            }
+            Err(e) => problem.set(Some(e)),
         })
     };
     let start = {

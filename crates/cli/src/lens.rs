@@ -194,30 +194,8 @@ fn load(model: &str) -> Result<Loaded> {
 /// A text as a user turn of the model's chat template, ready for the assistant's answer
 /// (plain text for models without a template), as token ids.
 fn prompt_ids(m: &Loaded, text: &str) -> Result<Vec<u32>> {
-    let (rendered, special) = match &m.template {
-        Some(template) => {
-            let example = xlingo_data::Example {
-                instruction: text.to_string(),
-                input: String::new(),
-                output: String::new(),
-                lang: String::new(),
-                kind: xlingo_data::Kind::General,
-            };
-            let style = xlingo_data::prompt::PromptStyle::Chat {
-                template,
-                system: None,
-            };
-            let r = xlingo_data::prompt::render(&example, &style)
-                .map_err(|e| anyhow::anyhow!("chat template: {e}"))?;
-            (r.prompt, false)
-        }
-        None => (text.to_string(), true),
-    };
-    Ok(m.tokenizer
-        .encode(rendered.as_str(), special)
-        .map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?
-        .get_ids()
-        .to_vec())
+    xlingo_data::prompt::user_prompt_ids(text, &m.tokenizer, m.template.as_ref())
+        .map_err(|e| anyhow::anyhow!(e))
 }
 
 /// The parallel prompts, tokenised: `ids[l][i]`.

@@ -173,6 +173,39 @@ pub fn tokenize_examples(
     (out, report)
 }
 
+/// A bare prompt (no response) as the model reads it: one user turn of the chat template,
+/// ending where the assistant's answer would start, or, for a model without a template, the
+/// text itself with the tokenizer's special tokens (what `xlingo lens` probes and trains on).
+pub fn user_prompt_ids(
+    text: &str,
+    tokenizer: &Tokenizer,
+    template: Option<&ChatTemplate>,
+) -> Result<Vec<u32>, String> {
+    let (rendered, special) = match template {
+        Some(template) => {
+            let example = Example {
+                instruction: text.to_string(),
+                input: String::new(),
+                output: String::new(),
+                lang: String::new(),
+                kind: crate::record::Kind::General,
+            };
+            let style = PromptStyle::Chat {
+                template,
+                system: None,
+            };
+            let r = render(&example, &style).map_err(|e| format!("chat template: {e}"))?;
+            (r.prompt, false)
+        }
+        None => (text.to_string(), true),
+    };
+    Ok(tokenizer
+        .encode(rendered.as_str(), special)
+        .map_err(|e| format!("tokenizer: {e}"))?
+        .get_ids()
+        .to_vec())
+}
+
 /// Tokenise a rendered example (no length cap).
 pub fn tokenize(
     r: &Rendered,

@@ -13,8 +13,8 @@ use tiny_run::{RunRecord, max_diff};
 use xlingo_formats::ModelConfig;
 use xlingo_model::LoadedModel;
 use xlingo_model::llama::ForwardOptions;
+use xlingo_train::Trainer;
 use xlingo_train::export::merged_gguf;
-use xlingo_train::{Example, Trainer, step_batches};
 
 #[test]
 fn the_tiny_run_learns_and_matches_its_record() {
@@ -53,17 +53,7 @@ fn sync_run() -> RunRecord {
     let held_out_before = trainer.eval_loss(&held_out);
     let losses = (0..tiny_run::STEPS)
         .map(|step| {
-            let batches = step_batches(
-                train.len(),
-                config.batch_size,
-                config.grad_accum,
-                step,
-                config.seed,
-            );
-            let micro: Vec<Vec<&Example>> = batches
-                .iter()
-                .map(|b| b.iter().map(|&i| &train[i]).collect())
-                .collect();
+            let micro = tiny_run::micro_batches(&train, &config, step);
             trainer.step(&micro).unwrap().loss
         })
         .collect();

@@ -68,6 +68,24 @@ pub fn config() -> SftConfig {
     }
 }
 
+/// The micro-batches of optimizer step `step` (the seeded order `xlingo train sft` uses).
+pub fn micro_batches<'a>(
+    train: &'a [Example],
+    config: &SftConfig,
+    step: usize,
+) -> Vec<Vec<&'a Example>> {
+    step_batches(
+        train.len(),
+        config.batch_size,
+        config.grad_accum,
+        step,
+        config.seed,
+    )
+    .iter()
+    .map(|b| b.iter().map(|&i| &train[i]).collect())
+    .collect()
+}
+
 /// `device` must have autodiff (`Device::flex().autodiff()`, or a wgpu device's).
 pub async fn run(device: Device) -> (Trainer, RunRecord) {
     let model = LoadedModel::from_gguf(&tiny_gguf(), &device)
@@ -79,17 +97,7 @@ pub async fn run(device: Device) -> (Trainer, RunRecord) {
     let held_out_before = trainer.eval_loss_async(&held_out).await.expect("eval");
     let mut losses = Vec::new();
     for step in 0..STEPS {
-        let batches = step_batches(
-            train.len(),
-            config.batch_size,
-            config.grad_accum,
-            step,
-            config.seed,
-        );
-        let micro: Vec<Vec<&Example>> = batches
-            .iter()
-            .map(|b| b.iter().map(|&i| &train[i]).collect())
-            .collect();
+        let micro = micro_batches(&train, &config, step);
         losses.push(trainer.step_async(&micro).await.expect("step").loss);
     }
     let held_out_after = trainer.eval_loss_async(&held_out).await.expect("eval");
