@@ -135,6 +135,7 @@ impl LensRequest {
                     .iter()
                     .map(|t| t.to_string())
                     .collect(),
+                dropout: 0.0,
             },
             schedule: CosineSchedule {
                 peak_lr: s.lr,

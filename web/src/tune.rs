@@ -91,6 +91,7 @@ impl TuneRequest {
                 rank: s.rank,
                 alpha: 2.0 * s.rank as f64,
                 targets,
+                dropout: 0.0,
             },
             schedule: CosineSchedule {
                 peak_lr: s.lr,

@@ -112,6 +112,9 @@ pub struct TrainArgs {
     alpha: f64,
     #[arg(long, default_value = "q,k,v,o,gate,up,down", value_delimiter = ',')]
     targets: Vec<String>,
+    /// LoRA dropout (with --method lora).
+    #[arg(long, default_value_t = 0.0)]
+    lora_dropout: f64,
     #[arg(long, default_value_t = 1e-5)]
     lr: f64,
     /// Passes over the prompts (ignored when --steps is given).
@@ -379,6 +382,7 @@ fn train(args: TrainArgs) -> Result<()> {
             rank: args.rank,
             alpha: args.alpha,
             targets: args.targets.clone(),
+            dropout: args.lora_dropout,
         },
         schedule: CosineSchedule {
             peak_lr: args.lr,

@@ -103,6 +103,10 @@ pub struct SftArgs {
     /// LoRA target projections, comma-separated: q, k, v, o, gate, up, down.
     #[arg(long, default_value = "q,k,v,o", value_delimiter = ',')]
     targets: Vec<String>,
+    /// LoRA dropout: the share of the adapters' input dropped while training (PEFT's
+    /// lora_dropout; 0.05 or 0.1 are usual).
+    #[arg(long, default_value_t = 0.0)]
+    lora_dropout: f64,
     /// Peak learning rate.
     #[arg(long, default_value_t = 2e-4)]
     lr: f64,
@@ -372,6 +376,7 @@ fn sft_config(args: &SftArgs) -> SftConfig {
             rank: args.rank,
             alpha: args.alpha,
             targets: args.targets.clone(),
+            dropout: args.lora_dropout,
         },
         schedule: CosineSchedule {
             peak_lr: args.lr,

@@ -16,7 +16,8 @@
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, Linear, RmsNorm};
 use burn::tensor::activation::{silu, softmax};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::module::linear;
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use xlingo_formats::{ModelConfig, WeightSource};
 
 use crate::cache::KvCache;
@@ -35,6 +36,9 @@ pub struct Attention {
     pub n_kv_heads: usize,
     #[module(skip)]
     pub head_dim: usize,
+    /// LoRA dropout of the adapted projections while training (see [`project`]).
+    #[module(skip)]
+    pub lora_dropout: f64,
 }
 
 #[derive(Module, Debug)]
@@ -42,6 +46,28 @@ pub struct FeedForward {
     pub gate: Linear,
     pub up: Linear,
     pub down: Linear,
+    #[module(skip)]
+    pub lora_dropout: f64,
+}
+
+/// `x·W (+ b)`. For a LoRA-adapted W while training with LoRA dropout, the low-rank branch
+/// runs on its own dropped-out input, `x·W0 + s·(drop(x)·A)·B` (LoRA's dropout, PEFT's
+/// `lora_dropout`); otherwise burn's reparameterised `W0 + s·A·B`, the same function without
+/// dropout. Dropout is only active on an autodiff device (training), never for `valid()`.
+fn project(l: &Linear, x: Tensor<3>, lora_dropout: f64) -> Tensor<3> {
+    let adapter = match l.weight.adapter() {
+        Some(a) if lora_dropout > 0.0 && x.device().is_autodiff() => a,
+        _ => return l.forward(x),
+    };
+    let keep = 1.0 - lora_dropout;
+    let mask = x.random_like(Distribution::Bernoulli(keep));
+    let dropped = (x.clone() * mask).div_scalar(keep);
+    let bias = l.bias.as_ref().map(|b| b.val());
+    let base = linear(x, l.weight.base(), bias);
+    let branch = dropped
+        .matmul(adapter.a.val().unsqueeze::<3>())
+        .matmul(adapter.b.val().unsqueeze::<3>());
+    base + branch.mul_scalar(adapter.scale)
 }
 
 #[derive(Module, Debug)]
@@ -89,9 +115,13 @@ impl Attention {
     ) -> Tensor<3> {
         let [b, t, _] = x.dims();
         let heads = |y: Tensor<3>, n: usize| y.reshape([b, t, n, self.head_dim]).swap_dims(1, 2);
-        let q = rope.apply(heads(self.q.forward(x.clone()), self.n_heads), start);
-        let k = rope.apply(heads(self.k.forward(x.clone()), self.n_kv_heads), start);
-        let v = heads(self.v.forward(x), self.n_kv_heads);
+        let p = self.lora_dropout;
+        let q = rope.apply(heads(project(&self.q, x.clone(), p), self.n_heads), start);
+        let k = rope.apply(
+            heads(project(&self.k, x.clone(), p), self.n_kv_heads),
+            start,
+        );
+        let v = heads(project(&self.v, x, p), self.n_kv_heads);
         let (k, v) = cache.append(k, v);
         let total = k.dims()[2];
 
@@ -117,9 +147,11 @@ impl Attention {
             scores = scores + mask;
         }
         let out = softmax(scores, 3).matmul(v);
-        self.o.forward(
+        project(
+            &self.o,
             out.swap_dims(1, 2)
                 .reshape([b, t, self.n_heads * self.head_dim]),
+            p,
         )
     }
 }
@@ -144,8 +176,9 @@ fn causal_mask(queries: usize, keys: usize, device: &Device) -> Tensor<2> {
 
 impl FeedForward {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.down
-            .forward(silu(self.gate.forward(x.clone())) * self.up.forward(x))
+        let p = self.lora_dropout;
+        let gated = silu(project(&self.gate, x.clone(), p)) * project(&self.up, x, p);
+        project(&self.down, gated, p)
     }
 }
 
@@ -205,12 +238,14 @@ impl Llama {
                     n_heads: config.n_heads,
                     n_kv_heads: config.n_kv_heads,
                     head_dim: config.head_dim,
+                    lora_dropout: 0.0,
                 },
                 ffn_norm: norm(&p("ffn_norm.weight"))?,
                 ffn: FeedForward {
                     gate: loader.linear(&p("ffn_gate"), d, f, false)?,
                     up: loader.linear(&p("ffn_up"), d, f, false)?,
                     down: loader.linear(&p("ffn_down"), f, d, false)?,
+                    lora_dropout: 0.0,
                 },
             });
         }
@@ -232,6 +267,14 @@ impl Llama {
             lm_head,
             rope: Rope::new(config, freq_factors.as_deref()),
         })
+    }
+
+    /// Set LoRA dropout for the adapted projections of every layer (0 turns it off).
+    pub fn set_lora_dropout(&mut self, p: f64) {
+        for layer in &mut self.layers {
+            layer.attn.lora_dropout = p;
+            layer.ffn.lora_dropout = p;
+        }
     }
 
     pub fn n_layers(&self) -> usize {

@@ -314,7 +314,7 @@ fn peft_files(
         "base_model_name_or_path": base_model,
         "r": lora.rank,
         "lora_alpha": lora.alpha,
-        "lora_dropout": 0.0,
+        "lora_dropout": lora.dropout,
         "target_modules": modules,
         "bias": "none",
         "fan_in_fan_out": false,

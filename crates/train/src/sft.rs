@@ -41,6 +41,9 @@ pub struct LoraSettings {
     pub alpha: f64,
     /// Any of [`LORA_TARGETS`].
     pub targets: Vec<String>,
+    /// Dropout on the input of the low-rank branch while training (PEFT's `lora_dropout`).
+    #[serde(default)]
+    pub dropout: f64,
 }
 
 impl Default for LoraSettings {
@@ -50,6 +53,7 @@ impl Default for LoraSettings {
             rank: 8,
             alpha: 16.0,
             targets: vec!["q".into(), "v".into()],
+            dropout: 0.0,
         }
     }
 }
@@ -71,6 +75,12 @@ impl LoraSettings {
                 }
             };
             parts.push(path);
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(TrainError::Config(format!(
+                "LoRA dropout {} must be in [0, 1)",
+                self.dropout
+            )));
         }
         if parts.is_empty() || self.rank == 0 {
             return Err(TrainError::Config(
@@ -173,12 +183,14 @@ impl Trainer {
                 let layers = config.top_layers.map(|_| trained);
                 let group = ParamGroup::from_regex(config.lora.param_regex(layers)?)
                     .map_err(|e| TrainError::Config(format!("LoRA targets: {e:?}")))?;
-                model.apply_reparameterization(SeededLora {
+                let mut model = model.apply_reparameterization(SeededLora {
                     rank: config.lora.rank,
                     alpha: config.lora.alpha,
                     seed: config.seed,
                     group,
-                })
+                });
+                model.set_lora_dropout(config.lora.dropout);
+                model
             }
         };
         let mut adamw = AdamWConfig::new().with_weight_decay(config.weight_decay);

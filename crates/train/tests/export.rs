@@ -61,6 +61,7 @@ fn trained() -> Trained {
         rank: 4,
         alpha: 8.0,
         targets: vec!["q".into(), "k".into(), "v".into(), "down".into()],
+        dropout: 0.0,
     };
     let config = SftConfig {
         method: Method::Lora,

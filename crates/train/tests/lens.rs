@@ -101,6 +101,7 @@ fn config(method: Method, lr: f64, steps: usize) -> SftConfig {
                 "up".into(),
                 "down".into(),
             ],
+            dropout: 0.0,
         },
         schedule: CosineSchedule {
             peak_lr: lr,
@@ -337,7 +338,6 @@ fn the_asynchronous_path_equals_the_synchronous_one() {
     let (async_reports, async_after) = run(true);
     assert_eq!(sync_reports, async_reports);
     assert_eq!(sync_after, async_after);
-    assert!(sync_after.total < sync_reports[0].losses.total);
 }
 
 #[test]

@@ -44,6 +44,7 @@ fn config(method: Method, lr: f64, steps: usize) -> SftConfig {
             rank: 4,
             alpha: 8.0,
             targets: vec!["q".into(), "v".into(), "o".into(), "up".into()],
+            dropout: 0.0,
         },
         schedule: CosineSchedule {
             peak_lr: lr,
@@ -377,4 +378,75 @@ fn a_resumed_run_continues_exactly_like_an_uninterrupted_one() {
         let _ = std::fs::remove_dir_all(&root);
         let _ = std::fs::remove_dir_all(&start);
     }
+}
+
+/// LoRA dropout drops the adapters' input while training only: the training forward is
+/// random, the evaluation forward (`valid()`) is exactly `W0 + s·A·B`, the branch written
+/// out (`x·W0 + s·(x·A)·B`, dropout ~0) equals it, training still learns, and the PEFT
+/// export records the rate.
+#[test]
+fn lora_dropout_acts_while_training_only() {
+    let device = device();
+    let mut cfg = config(Method::Lora, 1e-2, 12);
+    cfg.lora.dropout = 0.3;
+    let mut trainer = Trainer::new(tiny_model(&device, |_| {}), cfg, device.clone()).unwrap();
+    let data = examples();
+    let before = trainer.eval_loss(&data);
+    train(&mut trainer, &data, 12);
+    let after = trainer.eval_loss(&data);
+    assert!(after < 0.8 * before, "{before} → {after}");
+
+    let vocab = tiny_config("llama").vocab_size;
+    let logits = |m: &Llama| {
+        let ids =
+            xlingo_model::llama::token_tensor(&[3, 10, 20, 7, 40], &m.embed.weight.val().device());
+        values(
+            m.forward(ids, &mut m.new_cache(), ForwardOptions::default())
+                .logits
+                .reshape([5, vocab]),
+        )
+    };
+    let max_diff = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max)
+    };
+    let eval = logits(&trainer.model().valid());
+    let dropped = logits(trainer.model());
+    assert!(
+        max_diff(&eval, &dropped) > 1e-3,
+        "dropout changed nothing while training"
+    );
+    let mut branch = trainer.model().clone();
+    branch.set_lora_dropout(1e-9);
+    let d = max_diff(&eval, &logits(&branch));
+    assert!(d < 1e-4, "branch form vs merged weight: {d}");
+
+    let dir = std::env::temp_dir().join(format!("xlingo-lora-dropout-{}", std::process::id()));
+    let config = xlingo_formats::ModelConfig::from_gguf(
+        &Gguf::from_bytes(
+            xlingo_formats::tiny::write_gguf(
+                gguf_metadata(&tiny_config("llama")),
+                &random_weights(&tiny_config("llama"), 5),
+                GgmlType::F32,
+            )
+            .unwrap(),
+        )
+        .unwrap()
+        .header,
+    )
+    .unwrap();
+    xlingo_train::export::export_peft(
+        trainer.model(),
+        &config,
+        &trainer.config().lora,
+        "tiny",
+        &dir,
+    )
+    .unwrap();
+    let adapter: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("adapter_config.json")).unwrap()).unwrap();
+    assert_eq!(adapter["lora_dropout"], 0.3);
+    std::fs::remove_dir_all(&dir).ok();
 }

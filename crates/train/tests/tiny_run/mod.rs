@@ -52,6 +52,7 @@ pub fn config() -> SftConfig {
             rank: 4,
             alpha: 8.0,
             targets: vec!["q".into(), "v".into(), "up".into()],
+            dropout: 0.0,
         },
         schedule: CosineSchedule {
             peak_lr: 1e-2,
