@@ -29,7 +29,9 @@ echo "[test] wasm32 browser tests of crates/gpu (headless Chromium, WebGPU on Sw
 # webdriver.json beside crates/gpu/Cargo.toml enables WebGPU; never add -q (the runner rejects it).
 CHROMEDRIVER=/usr/bin/chromedriver CARGO_PROFILE_DEV_DEBUG=0 cargo test -p xlingo-gpu --target wasm32-unknown-unknown
 echo "[test] wasm32 browser test of crates/train (LoRA steps with burn on WebGPU vs the native run)"
-CHROMEDRIVER=/usr/bin/chromedriver CARGO_PROFILE_DEV_DEBUG=0 cargo test -p xlingo-train --target wasm32-unknown-unknown --test web
+# 8 training steps take ~40 s on SwiftShader; the runner's default limit is 20 s.
+WASM_BINDGEN_TEST_TIMEOUT=300 CHROMEDRIVER=/usr/bin/chromedriver CARGO_PROFILE_DEV_DEBUG=0 \
+  cargo test -p xlingo-train --target wasm32-unknown-unknown --test web
 echo "[test] web app: trunk build --release, then end-to-end tests (playwright-core, headless Chromium)"
 trunk build --release
 (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
