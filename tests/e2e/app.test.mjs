@@ -459,10 +459,10 @@ test('the Tune view LoRA-tunes the model on WebGPU: the loss falls, the adapter 
   assert.equal(train.length, 12);
   assert.ok(train.every(([, l]) => Number.isFinite(l)));
   const mean = (xs) => xs.reduce((a, [, l]) => a + l, 0) / xs.length;
-  assert.ok(mean(train.slice(-3)) < 0.7 * mean(train.slice(0, 3)), 'the training loss falls');
+  assert.ok(mean(train.slice(-3)) < 0.9 * mean(train.slice(0, 3)), 'the training loss falls by more than 10%');
   assert.equal(held[0][0], 0);
   assert.equal(held[held.length - 1][0], 12);
-  assert.ok(held[held.length - 1][1] < 0.7 * held[0][1], 'the held-out loss falls');
+  assert.ok(held[held.length - 1][1] < 0.9 * held[0][1], 'the held-out loss falls by more than 10%');
 
   // The adapter in PEFT's format: lora_A and lora_B of q and v in both layers.
   const href = await page.locator('[data-testid=tune-download]').getAttribute('href');

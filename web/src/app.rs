@@ -684,7 +684,9 @@ impl App {
                 let bytes = xlingo_train::export::merged_gguf_async(trainer.model(), &gguf)
                     .await
                     .map_err(|e| e.to_string())?;
-                let parsed = model::parse(&name, bytes, false)?;
+                let mut parsed = model::parse(&name, bytes, false)?;
+                // The panel shows the GGUF's own name, which the copy keeps: say it is tuned.
+                parsed.info.name = name;
                 let engine = model::start_engine(&parsed, context).await?;
                 Ok(Box::new(LoadedModel {
                     parsed,
