@@ -529,13 +529,7 @@ fn view_training(state: &LensState, chat: Callback<MouseEvent>, ready: bool) -> 
     if state.steps.is_empty() && state.evals.is_empty() {
         return html! {};
     }
-    let status = if state.phase.is_some() {
-        "running"
-    } else if state.error.is_some() {
-        "failed"
-    } else {
-        "done"
-    };
+    let status = crate::tune::run_status(&state.phase, &state.error);
     let line = |name: &str, color: usize, f: fn(&LensLosses) -> f32| LineSeries {
         name: name.into(),
         points: state
@@ -584,12 +578,7 @@ fn view_training(state: &LensState, chat: Callback<MouseEvent>, ready: bool) -> 
             <ol data-testid="lens-evals">{ for state.evals.iter().map(row) }</ol>
             <ol class="visually-hidden" data-testid="lens-steps-list">{ for state.steps.iter().map(row) }</ol>
             if let Some(d) = &state.downloads {
-                <p class="results-actions">
-                    <a class="button-like" href={d.safetensors.clone()} download="adapter_model.safetensors"
-                        data-testid="lens-download">{ "Download adapter_model.safetensors" }</a>
-                    <a class="button-like" href={d.config.clone()} download="adapter_config.json">
-                        { "Download adapter_config.json" }</a>
-                </p>
+                { d.view("lens-download") }
             }
             if state.tuned {
                 <p class="results-actions">

@@ -276,6 +276,32 @@ impl Downloads {
     }
 }
 
+impl Downloads {
+    /// The two download links (`testid` on the safetensors one).
+    pub fn view(&self, testid: &'static str) -> Html {
+        html! {
+            <p class="results-actions">
+                <a class="button-like" href={self.safetensors.clone()} download="adapter_model.safetensors"
+                    data-testid={testid}>{ "Download adapter_model.safetensors" }</a>
+                <a class="button-like" href={self.config.clone()} download="adapter_config.json">
+                    { "Download adapter_config.json" }</a>
+                <span class="hint">{ format!("{:.1} MB; load with PEFT's PeftModel.from_pretrained", self.bytes as f64 / 1e6) }</span>
+            </p>
+        }
+    }
+}
+
+/// What a Tune or Lens run is doing, for the page's `data-state`.
+pub fn run_status(phase: &Option<String>, error: &Option<String>) -> &'static str {
+    if phase.is_some() {
+        "running"
+    } else if error.is_some() {
+        "failed"
+    } else {
+        "done"
+    }
+}
+
 fn object_url(bytes: &[u8], mime: &str) -> Result<String, String> {
     let array = js_sys::Uint8Array::from(bytes);
     let parts = js_sys::Array::of1(&array);
@@ -440,13 +466,7 @@ fn view_run(state: &TuneState, chat: Callback<MouseEvent>, ready: bool) -> Html 
     if state.train.is_empty() && state.validation.is_empty() {
         return html! {};
     }
-    let status = if state.phase.is_some() {
-        "running"
-    } else if state.error.is_some() {
-        "failed"
-    } else {
-        "done"
-    };
+    let status = run_status(&state.phase, &state.error);
     html! {
         <div class="tune-run" data-testid="tune-run" data-state={status}
             data-steps={state.train.len().to_string()}>
@@ -471,13 +491,7 @@ fn view_run(state: &TuneState, chat: Callback<MouseEvent>, ready: bool) -> Html 
                 }) }
             </ol>
             if let Some(d) = &state.downloads {
-                <p class="results-actions">
-                    <a class="button-like" href={d.safetensors.clone()} download="adapter_model.safetensors"
-                        data-testid="tune-download">{ "Download adapter_model.safetensors" }</a>
-                    <a class="button-like" href={d.config.clone()} download="adapter_config.json">
-                        { "Download adapter_config.json" }</a>
-                    <span class="hint">{ format!("{:.1} MB; load with PEFT's PeftModel.from_pretrained", d.bytes as f64 / 1e6) }</span>
-                </p>
+                { d.view("tune-download") }
             }
             if state.tuned {
                 <p class="results-actions">
