@@ -94,6 +94,19 @@ struct Dispatch {
     bind: wgpu::BindGroup,
     x: u32,
     y: Rows,
+    /// What runs instead when the pass has one token (decoding), where a kernel of its own
+    /// is faster: matvec.wgsl / matvec_swiglu.wgsl on CPU adapters.
+    decode: Option<Box<Dispatch>>,
+}
+
+impl Dispatch {
+    /// The dispatch that runs for a pass of `n_tokens` tokens.
+    fn for_tokens(&self, n_tokens: u32) -> &Dispatch {
+        match &self.decode {
+            Some(decode) if n_tokens == 1 => decode,
+            _ => self,
+        }
+    }
 }
 
 enum Op {
@@ -251,12 +264,22 @@ fn f32_buffer(gpu: &Gpu, label: &str, values: &[f32]) -> wgpu::Buffer {
 }
 
 fn bind(gpu: &Gpu, kernel: &Kernel, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
-    let entries: Vec<wgpu::BindGroupEntry> = buffers
-        .iter()
+    let resources: Vec<wgpu::BindingResource> =
+        buffers.iter().map(|b| b.as_entire_binding()).collect();
+    bind_resources(gpu, kernel, resources)
+}
+
+fn bind_resources(
+    gpu: &Gpu,
+    kernel: &Kernel,
+    resources: Vec<wgpu::BindingResource>,
+) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry> = resources
+        .into_iter()
         .enumerate()
-        .map(|(i, b)| wgpu::BindGroupEntry {
+        .map(|(i, resource)| wgpu::BindGroupEntry {
             binding: i as u32,
-            resource: b.as_entire_binding(),
+            resource,
         })
         .collect();
     gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -276,6 +299,28 @@ const MATMUL_SLOTS: [Slot; 7] = [
     Slot::Write,
 ];
 
+/// matvec.wgsl: params, scales, codes, bias, x (uniform), y.
+const MATVEC_SLOTS: [Slot; 6] = [
+    Slot::Uniform,
+    Slot::Read,
+    Slot::Read,
+    Slot::Read,
+    Slot::Uniform,
+    Slot::Write,
+];
+
+/// Rows one matvec workgroup covers: 16 invocations × 4 rows.
+const MATVEC_ROWS_PER_WORKGROUP: usize = 64;
+
+/// The first `k` floats of `x` (one token's activations) as a uniform binding.
+fn uniform_x(x: &wgpu::Buffer, k: usize) -> wgpu::BindingResource<'_> {
+    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+        buffer: x,
+        offset: 0,
+        size: wgpu::BufferSize::new(k as u64 * 4),
+    })
+}
+
 /// Everything needed to turn weights into dispatches.
 struct Builder<'a> {
     gpu: &'a Gpu,
@@ -293,6 +338,15 @@ struct MatmulArgs<'a> {
 }
 
 impl Builder<'_> {
+    /// The decode kernels' uniform x length in vec4s, for rows of `k` values: on CPU adapters
+    /// (one row per invocation, `Kernels::lanes` 1) when k floats fit a uniform binding;
+    /// `XLINGO_DECODE_KERNELS=0` turns them off (for comparisons).
+    fn decode_x(&self, k: usize) -> Option<u32> {
+        let off = std::env::var("XLINGO_DECODE_KERNELS").is_ok_and(|v| v == "0");
+        let fits = (k as u64 * 4) <= self.gpu.limits.max_uniform_buffer_binding_size;
+        (self.kernels.lanes == 1 && fits && !off).then_some((k / 4) as u32)
+    }
+
     /// One dispatch per row chunk of `w`.
     fn matmul(&mut self, w: &GpuMatrix, a: MatmulArgs) -> Vec<Op> {
         let kernel = self.kernels.get(
@@ -333,6 +387,36 @@ impl Builder<'_> {
                         a.y,
                     ],
                 );
+                let decode = self.decode_x(w.cols).map(|x_vec4s| {
+                    let kernel = self.kernels.get_sized(
+                        self.gpu,
+                        "matvec",
+                        kernels::MATVEC,
+                        &["w"],
+                        Some(w.ty),
+                        &MATVEC_SLOTS,
+                        x_vec4s,
+                    );
+                    let bind = bind_resources(
+                        self.gpu,
+                        &kernel,
+                        vec![
+                            params.as_entire_binding(),
+                            c.scales.as_entire_binding(),
+                            c.qs.as_entire_binding(),
+                            a.bias.unwrap_or(self.empty).as_entire_binding(),
+                            uniform_x(a.x, w.cols),
+                            a.y.as_entire_binding(),
+                        ],
+                    );
+                    Box::new(Dispatch {
+                        kernel,
+                        bind,
+                        x: c.rows.div_ceil(MATVEC_ROWS_PER_WORKGROUP) as u32,
+                        y: Rows::One,
+                        decode: None,
+                    })
+                });
                 Op::Dispatch(Dispatch {
                     kernel: kernel.clone(),
                     bind,
@@ -342,6 +426,7 @@ impl Builder<'_> {
                     } else {
                         Rows::Tiles(8)
                     },
+                    decode,
                 })
             })
             .collect()
@@ -380,6 +465,7 @@ impl Builder<'_> {
             bind,
             x: 1,
             y: Rows::Tokens,
+            decode: None,
         })
     }
 }
@@ -438,7 +524,9 @@ impl Engine {
             Ok(gpu.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
                 size,
+                // UNIFORM: the decode kernels read one token's activations as a uniform array.
                 usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::UNIFORM
                     | wgpu::BufferUsages::COPY_SRC
                     | wgpu::BufferUsages::COPY_DST,
                 mapped_at_creation: false,
@@ -536,6 +624,7 @@ impl Engine {
                 bind,
                 x: (d / 32).div_ceil(64) as u32,
                 y: Rows::Tokens,
+                decode: None,
             }));
         }
         // Capture points are always in the plan (they cost nothing while capture is off), so
@@ -632,6 +721,7 @@ impl Engine {
             kernel: argmax_kernel,
             x: 1,
             y: Rows::One,
+            decode: None,
         };
         Ok(Engine {
             gpu: gpu.clone(),
@@ -731,6 +821,7 @@ impl Builder<'_> {
             kernel: rope,
             x: ((c.n_heads + c.n_kv_heads) * hd / 2).div_ceil(64) as u32,
             y: Rows::Tokens,
+            decode: None,
         }));
         let attention = self.kernels.get(
             self.gpu,
@@ -780,6 +871,7 @@ impl Builder<'_> {
             kernel: attention,
             x: c.n_heads as u32,
             y: Rows::Tokens,
+            decode: None,
         }));
         ops.extend(self.matmul(
             &l.o,
@@ -817,6 +909,45 @@ impl Builder<'_> {
                 "ffn",
                 &[g.rows as u32, d as u32, ff as u32, g.row0 as u32],
             );
+            let decode = self.decode_x(d).map(|x_vec4s| {
+                let kernel = self.kernels.get_sized(
+                    self.gpu,
+                    "matvec_swiglu",
+                    kernels::MATVEC_SWIGLU,
+                    &["gate", "up"],
+                    Some(l.gate.ty),
+                    &[
+                        Slot::Uniform,
+                        Slot::Read,
+                        Slot::Read,
+                        Slot::Read,
+                        Slot::Read,
+                        Slot::Uniform,
+                        Slot::Write,
+                    ],
+                    x_vec4s,
+                );
+                let bind = bind_resources(
+                    self.gpu,
+                    &kernel,
+                    vec![
+                        params.as_entire_binding(),
+                        g.scales.as_entire_binding(),
+                        g.qs.as_entire_binding(),
+                        u.scales.as_entire_binding(),
+                        u.qs.as_entire_binding(),
+                        uniform_x(&bufs.xn, d),
+                        bufs.ffn.as_entire_binding(),
+                    ],
+                );
+                Box::new(Dispatch {
+                    kernel,
+                    bind,
+                    x: g.rows.div_ceil(MATVEC_ROWS_PER_WORKGROUP) as u32,
+                    y: Rows::One,
+                    decode: None,
+                })
+            });
             ops.push(Op::Dispatch(Dispatch {
                 bind: bind(
                     self.gpu,
@@ -828,6 +959,7 @@ impl Builder<'_> {
                 kernel: swiglu.clone(),
                 x: g.rows.div_ceil(self.kernels.rows_per_workgroup()) as u32,
                 y: Rows::Tiles(8),
+                decode,
             }));
         }
         ops.extend(self.matmul(
@@ -1024,12 +1156,13 @@ impl Engine {
             queue.submit([encoder.finish()]);
             let _ = self.gpu.device.poll(wgpu::PollType::wait_indefinitely());
             let dt = started.elapsed().as_secs_f64();
-            match times.iter_mut().find(|t| t.0 == d.kernel.name) {
+            let name = d.for_tokens(n as u32).kernel.name;
+            match times.iter_mut().find(|t| t.0 == name) {
                 Some(t) => {
                     t.1 += dt;
                     t.2 += 1;
                 }
-                None => times.push((d.kernel.name, dt, 1)),
+                None => times.push((name, dt, 1)),
             }
         }
         self.reset();
@@ -1098,6 +1231,7 @@ impl Engine {
     }
 
     fn dispatch(pass: &mut wgpu::ComputePass<'static>, d: &Dispatch, n_tokens: u32) {
+        let d = d.for_tokens(n_tokens);
         let y = match d.y {
             Rows::One => 1,
             Rows::Tokens => n_tokens,

@@ -18,6 +18,8 @@ pub const RMSNORM: &str = include_str!("../../../shaders/rmsnorm.wgsl");
 pub const ROPE_KV: &str = include_str!("../../../shaders/rope_kv.wgsl");
 pub const ATTENTION: &str = include_str!("../../../shaders/attention.wgsl");
 pub const ARGMAX: &str = include_str!("../../../shaders/argmax.wgsl");
+pub const MATVEC: &str = include_str!("../../../shaders/matvec.wgsl");
+pub const MATVEC_SWIGLU: &str = include_str!("../../../shaders/matvec_swiglu.wgsl");
 
 fn loader(ty: GgmlType) -> &'static str {
     match ty {
@@ -44,9 +46,9 @@ pub struct Kernel {
     pub layout: wgpu::BindGroupLayout,
 }
 
-/// Compiled kernels, one per (kernel, weight type), built on first use.
+/// Compiled kernels, one per (kernel, weight type, length of a uniform x), built on first use.
 pub struct Kernels {
-    cache: HashMap<(&'static str, Option<GgmlType>), std::sync::Arc<Kernel>>,
+    cache: HashMap<(&'static str, Option<GgmlType>, u32), std::sync::Arc<Kernel>>,
     /// Invocations sharing one matrix row (the matmul kernels' `LANES`).
     pub lanes: u32,
 }
@@ -87,8 +89,24 @@ impl Kernels {
         ty: Option<GgmlType>,
         slots: &[Slot],
     ) -> std::sync::Arc<Kernel> {
+        self.get_sized(gpu, name, source, weights, ty, slots, 0)
+    }
+
+    /// [`Kernels::get`] for a kernel that reads x as a uniform array of `x_vec4s` vec4s
+    /// (`X_VEC4S` in its source; WGSL sizes uniform arrays at compile time).
+    #[allow(clippy::too_many_arguments)]
+    pub fn get_sized(
+        &mut self,
+        gpu: &Gpu,
+        name: &'static str,
+        source: &'static str,
+        weights: &[&str],
+        ty: Option<GgmlType>,
+        slots: &[Slot],
+        x_vec4s: u32,
+    ) -> std::sync::Arc<Kernel> {
         self.cache
-            .entry((name, ty))
+            .entry((name, ty, x_vec4s))
             .or_insert_with(|| {
                 let mut code = String::new();
                 if let Some(ty) = ty {
@@ -97,7 +115,7 @@ impl Kernels {
                         code.push('\n');
                     }
                 }
-                code.push_str(source);
+                code.push_str(&source.replace("X_VEC4S", &format!("{x_vec4s}u")));
                 let lanes = code.contains("override LANES").then_some(self.lanes);
                 std::sync::Arc::new(compile(gpu, name, &code, slots, lanes))
             })

@@ -66,13 +66,7 @@ fn prefill_logits_match_the_reference_for_every_type_and_layout() {
     let gpu = gpu();
     for arch in ["llama", "qwen2"] {
         let config = tiny_config(arch);
-        for ty in [
-            GgmlType::F32,
-            GgmlType::F16,
-            GgmlType::Q8_0,
-            GgmlType::Q4_0,
-            GgmlType::Q4_1,
-        ] {
+        for ty in TYPES {
             let gguf = tiny_gguf(&config, ty);
             let (want, _) = reference(&gguf, &PROMPT);
             // A chunk of 4 reads the 11-token prompt in three parts (4, 4, 3).
@@ -94,39 +88,81 @@ fn prefill_logits_match_the_reference_for_every_type_and_layout() {
     }
 }
 
+/// Every supported quantisation type, as the prefill test has them.
+const TYPES: [GgmlType; 5] = [
+    GgmlType::F32,
+    GgmlType::F16,
+    GgmlType::Q8_0,
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+];
+
 #[test]
 fn decoding_through_the_kv_cache_matches_the_full_forward() {
     let gpu = gpu();
     for arch in ["llama", "qwen2"] {
         let config = tiny_config(arch);
-        let gguf = tiny_gguf(&config, GgmlType::Q8_0);
-        let (want, _) = reference(&gguf, &PROMPT);
-        let vocab = config.vocab_size;
-        let mut e = engine(&gpu, &gguf, EngineOptions::default());
-        // Three tokens at once, then one at a time; each step's last logits against the
-        // reference row of that position.
-        let first = pollster::block_on(e.forward(&PROMPT[..3], Want::LastLogits)).unwrap();
-        assert!(max_abs_diff(&first.logits, &want[2 * vocab..3 * vocab]) < TOLERANCE);
-        for pos in 3..PROMPT.len() {
-            let out =
-                pollster::block_on(e.forward(&PROMPT[pos..pos + 1], Want::LastLogits)).unwrap();
-            let diff = max_abs_diff(&out.logits, &want[pos * vocab..(pos + 1) * vocab]);
-            assert!(diff < TOLERANCE, "{arch} position {pos}: {diff}");
-            let arg = pollster::block_on(async {
-                e.reset();
-                e.forward(&PROMPT[..=pos], Want::Argmax).await
-            })
-            .unwrap()
-            .argmax
-            .unwrap();
-            assert_eq!(
-                arg,
-                xlingo_model::argmax(&out.logits),
-                "GPU arg-max at {pos}"
-            );
+        for ty in TYPES {
+            let gguf = tiny_gguf(&config, ty);
+            let (want, _) = reference(&gguf, &PROMPT);
+            let vocab = config.vocab_size;
+            let mut e = engine(&gpu, &gguf, EngineOptions::default());
+            // Three tokens at once, then one at a time; each step's last logits against the
+            // reference row of that position.
+            let first = pollster::block_on(e.forward(&PROMPT[..3], Want::LastLogits)).unwrap();
+            assert!(max_abs_diff(&first.logits, &want[2 * vocab..3 * vocab]) < TOLERANCE);
+            for pos in 3..PROMPT.len() {
+                let out =
+                    pollster::block_on(e.forward(&PROMPT[pos..pos + 1], Want::LastLogits)).unwrap();
+                let diff = max_abs_diff(&out.logits, &want[pos * vocab..(pos + 1) * vocab]);
+                assert!(diff < TOLERANCE, "{arch} {ty:?} position {pos}: {diff}");
+                let arg = pollster::block_on(async {
+                    e.reset();
+                    e.forward(&PROMPT[..=pos], Want::Argmax).await
+                })
+                .unwrap()
+                .argmax
+                .unwrap();
+                assert_eq!(
+                    arg,
+                    xlingo_model::argmax(&out.logits),
+                    "{arch} {ty:?}: GPU arg-max at {pos}"
+                );
+            }
+            assert_eq!(e.position(), PROMPT.len());
         }
-        assert_eq!(e.position(), PROMPT.len());
     }
+}
+
+#[test]
+fn cpu_adapters_decode_with_the_matvec_kernels() {
+    // On a CPU adapter (lavapipe in CI) a one-token step runs matvec.wgsl and
+    // matvec_swiglu.wgsl, so the decoding test above checks them; prompts keep matmul.wgsl.
+    let gpu = gpu();
+    if gpu.device_type != wgpu::DeviceType::Cpu {
+        return;
+    }
+    let gguf = tiny_gguf(&tiny_config("llama"), GgmlType::Q4_1);
+    let mut e = engine(&gpu, &gguf, EngineOptions::default());
+    let kernels = |n: usize, e: &mut Engine| -> Vec<&'static str> {
+        let mut names: Vec<_> = e.profile(&PROMPT[..n]).into_iter().map(|t| t.0).collect();
+        names.sort();
+        names
+    };
+    let decode = kernels(1, &mut e);
+    assert!(
+        decode.contains(&"matvec") && decode.contains(&"matvec_swiglu"),
+        "{decode:?}"
+    );
+    assert!(
+        !decode.contains(&"matmul") && !decode.contains(&"matmul_swiglu"),
+        "{decode:?}"
+    );
+    let prefill = kernels(4, &mut e);
+    assert!(
+        prefill.contains(&"matmul") && !prefill.contains(&"matvec"),
+        "{prefill:?}"
+    );
 }
 
 #[test]
