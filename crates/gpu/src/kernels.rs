@@ -27,7 +27,12 @@ fn loader(ty: GgmlType) -> &'static str {
         GgmlType::F16 => include_str!("../../../shaders/quant/f16.wgsl"),
         GgmlType::Q4_0 => include_str!("../../../shaders/quant/q4_0.wgsl"),
         GgmlType::Q4_1 => include_str!("../../../shaders/quant/q4_1.wgsl"),
+        GgmlType::Q5_0 => include_str!("../../../shaders/quant/q5_0.wgsl"),
+        GgmlType::Q5_1 => include_str!("../../../shaders/quant/q5_1.wgsl"),
         GgmlType::Q8_0 => include_str!("../../../shaders/quant/q8_0.wgsl"),
+        GgmlType::Q4K => include_str!("../../../shaders/quant/q4_k.wgsl"),
+        GgmlType::Q5K => include_str!("../../../shaders/quant/q5_k.wgsl"),
+        GgmlType::Q6K => include_str!("../../../shaders/quant/q6_k.wgsl"),
         _ => unreachable!("weights::is_supported is checked at upload"),
     }
 }

@@ -13,24 +13,55 @@ use crate::context::Gpu;
 use crate::error::{GpuError, Result};
 
 /// The quantisation types the kernels read directly.
-pub const SUPPORTED: &str = "F32, F16, Q4_0, Q4_1, Q8_0";
+pub const SUPPORTED: &str = "F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K";
 
 pub fn is_supported(ty: GgmlType) -> bool {
+    use GgmlType::*;
     matches!(
         ty,
-        GgmlType::F32 | GgmlType::F16 | GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q8_0
+        F32 | F16 | Q4_0 | Q4_1 | Q5_0 | Q5_1 | Q8_0 | Q4K | Q5K | Q6K
     )
 }
 
-/// Bytes of one 32-value block that go to the scales array and to the codes array.
-fn split(ty: GgmlType) -> (usize, usize) {
-    match ty {
-        GgmlType::F32 => (0, 128),
-        GgmlType::F16 => (0, 64),
-        GgmlType::Q4_0 => (2, 16),
-        GgmlType::Q4_1 => (4, 16),
-        GgmlType::Q8_0 => (2, 32),
+/// Where the bytes of one ggml block go: byte ranges copied to the scales array, byte
+/// ranges copied to the codes array, and zero bytes added after the scales to keep each
+/// block's scales whole words (see the loaders in shaders/quant/ for the resulting layout).
+struct Split {
+    scales: &'static [std::ops::Range<usize>],
+    codes: &'static [std::ops::Range<usize>],
+    scale_pad: usize,
+}
+
+fn split(ty: GgmlType) -> Split {
+    let (scales, codes, scale_pad): (&'static [_], &'static [_], _) = match ty {
+        GgmlType::F32 => (&[], &[0..128], 0),
+        GgmlType::F16 => (&[], &[0..64], 0),
+        GgmlType::Q4_0 => (&[0..2], &[2..18], 0),
+        GgmlType::Q4_1 => (&[0..4], &[4..20], 0),
+        // d | qh, qs → scales d; codes qh then qs.
+        GgmlType::Q5_0 => (&[0..2], &[2..22], 0),
+        GgmlType::Q5_1 => (&[0..4], &[4..24], 0),
+        GgmlType::Q8_0 => (&[0..2], &[2..34], 0),
+        // d, dmin, scales[12] | qs[128].
+        GgmlType::Q4K => (&[0..16], &[16..144], 0),
+        // d, dmin, scales[12] | qs[128], then qh[32].
+        GgmlType::Q5K => (&[0..16], &[48..176, 16..48], 0),
+        // ql[128], qh[64] | scales[16], d (18 bytes, padded to 20).
+        GgmlType::Q6K => (&[192..210], &[0..192], 2),
         _ => unreachable!("checked by is_supported"),
+    };
+    Split {
+        scales,
+        codes,
+        scale_pad,
+    }
+}
+
+impl Split {
+    /// Bytes per ggml block in the scales array and in the codes array.
+    fn sizes(&self) -> (usize, usize) {
+        let len = |r: &[std::ops::Range<usize>]| r.iter().map(|r| r.len()).sum::<usize>();
+        (len(self.scales) + self.scale_pad, len(self.codes))
     }
 }
 
@@ -72,9 +103,12 @@ impl GpuMatrix {
                 supported: SUPPORTED,
             });
         }
-        if !cols.is_multiple_of(32) {
+        // The kernels work in blocks of 32 values; a K-quant super-block is 8 of them.
+        let block_len = ty.block_len().max(32);
+        if !cols.is_multiple_of(block_len) {
             return Err(bad(format!(
-                "rows of {cols} values; the GPU kernels need a multiple of 32"
+                "rows of {cols} values; the GPU kernels need a multiple of {block_len} for {}",
+                ty.name()
             )));
         }
         let row_bytes = cols / ty.block_len() * ty.block_bytes();
@@ -86,9 +120,10 @@ impl GpuMatrix {
                 ty.name()
             )));
         }
-        let (scale_bytes, code_bytes) = split(ty);
-        let row_code_bytes = (cols / 32 * code_bytes) as u64;
-        let row_scale_bytes = (cols / 32 * scale_bytes) as u64;
+        let (scale_bytes, code_bytes) = split(ty).sizes();
+        let blocks_per_row = cols / ty.block_len();
+        let row_code_bytes = (blocks_per_row * code_bytes) as u64;
+        let row_scale_bytes = (blocks_per_row * scale_bytes) as u64;
         let widest_row = row_code_bytes.max(row_scale_bytes + 4);
         if widest_row > max_binding {
             return Err(GpuError::TooLarge {
@@ -135,17 +170,22 @@ impl GpuMatrix {
 
 /// Split ggml blocks into (scales, codes), each padded to whole u32 words.
 fn repack(ty: GgmlType, data: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let (scale_bytes, code_bytes) = split(ty);
+    let split = split(ty);
+    let (scale_bytes, code_bytes) = split.sizes();
     if scale_bytes == 0 {
         return (vec![0; 4], pad4(data.to_vec()));
     }
-    let block = ty.block_bytes();
-    let n_blocks = data.len() / block;
+    let n_blocks = data.len() / ty.block_bytes();
     let mut scales = Vec::with_capacity(n_blocks * scale_bytes + 4);
     let mut qs = Vec::with_capacity(n_blocks * code_bytes);
-    for b in data.chunks_exact(block) {
-        scales.extend_from_slice(&b[..scale_bytes]);
-        qs.extend_from_slice(&b[scale_bytes..scale_bytes + code_bytes]);
+    for b in data.chunks_exact(ty.block_bytes()) {
+        for r in split.scales {
+            scales.extend_from_slice(&b[r.clone()]);
+        }
+        scales.resize(scales.len() + split.scale_pad, 0);
+        for r in split.codes {
+            qs.extend_from_slice(&b[r.clone()]);
+        }
     }
     (pad4(scales), pad4(qs))
 }

@@ -61,6 +61,18 @@ fn engine(gpu: &Gpu, gguf: &Gguf, options: EngineOptions) -> Engine {
     Engine::from_gguf(gpu, gguf, options).unwrap()
 }
 
+/// The supported quantisation types with 32-value blocks (the tiny models' rows are 64 and
+/// 128 values; the K-quants' 256-value rows have their own test).
+const TYPES: [GgmlType; 7] = [
+    GgmlType::F32,
+    GgmlType::F16,
+    GgmlType::Q8_0,
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q5_0,
+    GgmlType::Q5_1,
+];
+
 #[test]
 fn prefill_logits_match_the_reference_for_every_type_and_layout() {
     let gpu = gpu();
@@ -87,15 +99,6 @@ fn prefill_logits_match_the_reference_for_every_type_and_layout() {
         }
     }
 }
-
-/// Every supported quantisation type, as the prefill test has them.
-const TYPES: [GgmlType; 5] = [
-    GgmlType::F32,
-    GgmlType::F16,
-    GgmlType::Q8_0,
-    GgmlType::Q4_0,
-    GgmlType::Q4_1,
-];
 
 #[test]
 fn decoding_through_the_kv_cache_matches_the_full_forward() {
@@ -130,6 +133,55 @@ fn decoding_through_the_kv_cache_matches_the_full_forward() {
                 );
             }
             assert_eq!(e.position(), PROMPT.len());
+        }
+    }
+}
+
+#[test]
+fn k_quants_match_the_reference_in_prefill_and_decoding() {
+    // Rows of 256 and 512 values: whole Q4_K / Q5_K / Q6_K super-blocks.
+    let gpu = gpu();
+    for arch in ["llama", "qwen2"] {
+        let config = ModelConfig {
+            hidden_size: 256,
+            intermediate_size: 512,
+            n_heads: 4,
+            n_kv_heads: 2,
+            head_dim: 64,
+            ..tiny_config(arch)
+        };
+        for ty in [GgmlType::Q4K, GgmlType::Q5K, GgmlType::Q6K] {
+            let gguf = tiny_gguf(&config, ty);
+            let (want, _) = reference(&gguf, &PROMPT);
+            let vocab = config.vocab_size;
+            // Sums over 4–8× longer rows than the other tiny models: the tolerance is relative
+            // to the largest logit.
+            let tolerance = TOLERANCE * want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+            let mut e = engine(
+                &gpu,
+                &gguf,
+                EngineOptions {
+                    all_logits: true,
+                    ..Default::default()
+                },
+            );
+            let got = pollster::block_on(e.forward(&PROMPT[..8], Want::AllLogits))
+                .unwrap()
+                .logits;
+            let diff = max_abs_diff(&got, &want[..8 * vocab]);
+            assert!(
+                diff < tolerance,
+                "{arch} {ty:?} prefill: {diff} (tolerance {tolerance})"
+            );
+            for pos in 8..PROMPT.len() {
+                let out =
+                    pollster::block_on(e.forward(&PROMPT[pos..pos + 1], Want::LastLogits)).unwrap();
+                let diff = max_abs_diff(&out.logits, &want[pos * vocab..(pos + 1) * vocab]);
+                assert!(
+                    diff < tolerance,
+                    "{arch} {ty:?} position {pos}: {diff} (tolerance {tolerance})"
+                );
+            }
         }
     }
 }

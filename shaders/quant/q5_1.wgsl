@@ -1,0 +1,41 @@
+// Weight loader for Q5_1 (ggml): 32 values = scale d, minimum m (both f16), 32 high bits qh
+// (u32) and 16 bytes of low nibbles q.
+//   value j      = d · ((low nibble of byte j)  | (bit j of qh) << 4) + m,        j in 0..16
+//   value j + 16 = d · ((high nibble of byte j) | (bit j + 16 of qh) << 4) + m
+// Repacked on upload: WEIGHT_scales holds (d, m) as one u32 per block, WEIGHT_qs five words per
+// block: qh, then the 16 code bytes (little endian).
+fn lo5_WEIGHT(q: u32, qh: u32, i: u32) -> vec4<f32> {
+    let h = (vec4<u32>(qh) >> (vec4<u32>(0u, 1u, 2u, 3u) + 4u * i)) & vec4<u32>(1u);
+    return vec4<f32>((vec4<u32>(q, q >> 8u, q >> 16u, q >> 24u) & vec4<u32>(15u)) | (h << vec4<u32>(4u)));
+}
+fn hi5_WEIGHT(q: u32, qh: u32, i: u32) -> vec4<f32> {
+    let h = (vec4<u32>(qh) >> (vec4<u32>(16u, 17u, 18u, 19u) + 4u * i)) & vec4<u32>(1u);
+    return vec4<f32>((vec4<u32>(q >> 4u, q >> 12u, q >> 20u, q >> 28u) & vec4<u32>(15u)) | (h << vec4<u32>(4u)));
+}
+
+fn load_WEIGHT(b: u32, w: ptr<function, array<vec4<f32>, 8>>) {
+    let dm = unpack2x16float(WEIGHT_scales[b]);
+    let qh = WEIGHT_qs[b * 5u];
+    for (var i = 0u; i < 4u; i++) {
+        let q = WEIGHT_qs[b * 5u + 1u + i];
+        (*w)[i] = lo5_WEIGHT(q, qh, i) * dm.x + dm.y;
+        (*w)[i + 4u] = hi5_WEIGHT(q, qh, i) * dm.x + dm.y;
+    }
+}
+
+// Σ_j w_j · x_j over block b and the 32 x values starting at vec4 index xb:
+// d · Σ q_j x_j + m · Σ x_j.
+fn dot_WEIGHT(b: u32, xb: u32) -> f32 {
+    let dm = unpack2x16float(WEIGHT_scales[b]);
+    let qh = WEIGHT_qs[b * 5u];
+    var s = 0.0;
+    var xs = vec4<f32>(0.0);
+    for (var i = 0u; i < 4u; i++) {
+        let q = WEIGHT_qs[b * 5u + 1u + i];
+        let xl = x[xb + i];
+        let xh = x[xb + 4u + i];
+        s += dot(lo5_WEIGHT(q, qh, i), xl) + dot(hi5_WEIGHT(q, qh, i), xh);
+        xs += xl + xh;
+    }
+    return dm.x * s + dm.y * (xs.x + xs.y + xs.z + xs.w);
+}

@@ -1,0 +1,63 @@
+// Weight loader for Q5_K (ggml): super-blocks of 256 values, 8 sub-blocks of 32, as Q4_K plus a
+// fifth bit. A super-block holds d and dmin (f16), 12 bytes of 6-bit scales sc_s and minimums
+// m_s (packed as in Q4_K), 32 bytes qh of high bits and 128 bytes of 4-bit codes:
+//   value 32s + l = d · sc_s · q − dmin · m_s,   l in 0..32,
+//   q = (low nibble of code byte 32 (s / 2) + l for even s, its high nibble for odd s)
+//       | (bit s of qh[l]) << 4.
+// Repacked on upload: WEIGHT_scales holds each super-block's first 16 bytes (d, dmin, the 12
+// scale bytes) as 4 words, WEIGHT_qs its 128 code bytes then its 32 qh bytes as 40 words. The
+// kernels' block b (32 values) is sub-block b % 8 of super-block b / 8.
+
+// Byte i (0..12) of the packed scales, kept in three words.
+fn scale_byte_WEIGHT(s: vec3<u32>, i: u32) -> u32 {
+    return (s[i / 4u] >> (8u * (i % 4u))) & 0xffu;
+}
+
+// (d · sc_s, dmin · m_s) of sub-block b (ggml's get_scale_min_k4).
+fn scale_min_WEIGHT(b: u32) -> vec2<f32> {
+    let sb = b / 8u;
+    let j = b % 8u;
+    let dd = unpack2x16float(WEIGHT_scales[sb * 4u]);
+    let s = vec3<u32>(WEIGHT_scales[sb * 4u + 1u], WEIGHT_scales[sb * 4u + 2u], WEIGHT_scales[sb * 4u + 3u]);
+    var sc: u32;
+    var m: u32;
+    if (j < 4u) {
+        sc = scale_byte_WEIGHT(s, j) & 63u;
+        m = scale_byte_WEIGHT(s, j + 4u) & 63u;
+    } else {
+        sc = (scale_byte_WEIGHT(s, j + 4u) & 0xfu) | ((scale_byte_WEIGHT(s, j - 4u) >> 6u) << 4u);
+        m = (scale_byte_WEIGHT(s, j + 4u) >> 4u) | ((scale_byte_WEIGHT(s, j) >> 6u) << 4u);
+    }
+    return vec2<f32>(dd.x * f32(sc), dd.y * f32(m));
+}
+
+// Codes 4i..4i + 3 of sub-block b (5 bits).
+fn codes5_WEIGHT(b: u32, i: u32) -> vec4<f32> {
+    let sb = b / 8u;
+    let s = b % 8u;
+    let q = WEIGHT_qs[sb * 40u + (s / 2u) * 8u + i] >> (4u * (s % 2u));
+    let h = WEIGHT_qs[sb * 40u + 32u + i] >> s;
+    return vec4<f32>((vec4<u32>(q, q >> 8u, q >> 16u, q >> 24u) & vec4<u32>(15u))
+        | ((vec4<u32>(h, h >> 8u, h >> 16u, h >> 24u) & vec4<u32>(1u)) << vec4<u32>(4u)));
+}
+
+fn load_WEIGHT(b: u32, w: ptr<function, array<vec4<f32>, 8>>) {
+    let sm = scale_min_WEIGHT(b);
+    for (var i = 0u; i < 8u; i++) {
+        (*w)[i] = codes5_WEIGHT(b, i) * sm.x - sm.y;
+    }
+}
+
+// Σ_j w_j · x_j over block b and the 32 x values starting at vec4 index xb:
+// d·sc · Σ q_j x_j − dmin·m · Σ x_j.
+fn dot_WEIGHT(b: u32, xb: u32) -> f32 {
+    let sm = scale_min_WEIGHT(b);
+    var s = 0.0;
+    var xs = vec4<f32>(0.0);
+    for (var i = 0u; i < 8u; i++) {
+        let xi = x[xb + i];
+        s += dot(codes5_WEIGHT(b, i), xi);
+        xs += xi;
+    }
+    return sm.x * s - sm.y * (xs.x + xs.y + xs.z + xs.w);
+}
