@@ -119,10 +119,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
             ("decode step", &prompt[..1]),
             ("prefill chunk", &prompt[..]),
         ] {
-            eprintln!("[xlingo] profile of one {what} ({} tokens):", tokens.len());
+            let n = tokens.len().min(e.prefill_chunk());
+            eprintln!("[xlingo] profile of one {what} ({n} tokens):");
             for (name, seconds, count) in e.profile(tokens) {
                 eprintln!(
-                    "  {name:<14} {:>8.2} ms in {count} dispatches",
+                    "  {name:<18} {:>8.2} ms in {count} dispatches",
                     seconds * 1e3
                 );
             }

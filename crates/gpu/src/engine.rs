@@ -94,19 +94,6 @@ struct Dispatch {
     bind: wgpu::BindGroup,
     x: u32,
     y: Rows,
-    /// What runs instead when the pass has one token (decoding), where a kernel of its own
-    /// is faster: matvec.wgsl / matvec_swiglu.wgsl on CPU adapters.
-    decode: Option<Box<Dispatch>>,
-}
-
-impl Dispatch {
-    /// The dispatch that runs for a pass of `n_tokens` tokens.
-    fn for_tokens(&self, n_tokens: u32) -> &Dispatch {
-        match &self.decode {
-            Some(decode) if n_tokens == 1 => decode,
-            _ => self,
-        }
-    }
 }
 
 enum Op {
@@ -299,8 +286,9 @@ const MATMUL_SLOTS: [Slot; 7] = [
     Slot::Write,
 ];
 
-/// matvec.wgsl: params, scales, codes, bias, x (uniform), y.
-const MATVEC_SLOTS: [Slot; 6] = [
+/// matmul_cpu.wgsl: as matmul.wgsl, with x a uniform binding.
+const MATMUL_CPU_SLOTS: [Slot; 7] = [
+    Slot::Uniform,
     Slot::Uniform,
     Slot::Read,
     Slot::Read,
@@ -309,10 +297,26 @@ const MATVEC_SLOTS: [Slot; 6] = [
     Slot::Write,
 ];
 
-/// Rows one matvec workgroup covers: 16 invocations × 4 rows.
-const MATVEC_ROWS_PER_WORKGROUP: usize = 64;
+/// Rows one workgroup of the CPU kernels covers: 16 invocations × 4 rows.
+const CPU_ROWS_PER_WORKGROUP: usize = 64;
 
-/// The first `k` floats of `x` (one token's activations) as a uniform binding.
+/// On CPU adapters the matmuls read a chunk's activations as one uniform array
+/// (matmul_cpu.wgsl), so the chunk is capped to what one uniform binding holds of the widest
+/// activation row (10 tokens for SmolLM2's 1536-value FFN rows in 64 KiB). `None` where those
+/// kernels are not used: GPUs, rows too wide for one token, or `XLINGO_CPU_KERNELS=0` (for
+/// comparisons).
+fn cpu_chunk(
+    kernels: &Kernels,
+    chunk: usize,
+    widest_row: usize,
+    uniform_limit: u64,
+) -> Option<usize> {
+    let off = std::env::var("XLINGO_CPU_KERNELS").is_ok_and(|v| v == "0");
+    let fits = (uniform_limit / (4 * widest_row as u64)) as usize;
+    (kernels.cpu && !off && fits > 0).then(|| chunk.min(fits))
+}
+
+/// The first `k` floats of `x` (a chunk's activations) as a uniform binding.
 fn uniform_x(x: &wgpu::Buffer, k: usize) -> wgpu::BindingResource<'_> {
     wgpu::BindingResource::Buffer(wgpu::BufferBinding {
         buffer: x,
@@ -325,6 +329,8 @@ fn uniform_x(x: &wgpu::Buffer, k: usize) -> wgpu::BindingResource<'_> {
 struct Builder<'a> {
     gpu: &'a Gpu,
     kernels: Kernels,
+    /// The chunk, where the CPU kernels (matmul_cpu.wgsl, matmul_swiglu_cpu.wgsl) are used.
+    cpu_chunk: Option<usize>,
     step: &'a wgpu::Buffer,
     empty: &'a wgpu::Buffer,
 }
@@ -338,25 +344,37 @@ struct MatmulArgs<'a> {
 }
 
 impl Builder<'_> {
-    /// The decode kernels' uniform x length in vec4s, for rows of `k` values: on CPU adapters
-    /// (one row per invocation, `Kernels::lanes` 1) when k floats fit a uniform binding;
-    /// `XLINGO_DECODE_KERNELS=0` turns them off (for comparisons).
-    fn decode_x(&self, k: usize) -> Option<u32> {
-        let off = std::env::var("XLINGO_DECODE_KERNELS").is_ok_and(|v| v == "0");
-        let fits = (k as u64 * 4) <= self.gpu.limits.max_uniform_buffer_binding_size;
-        (self.kernels.lanes == 1 && fits && !off).then_some((k / 4) as u32)
-    }
-
     /// One dispatch per row chunk of `w`.
     fn matmul(&mut self, w: &GpuMatrix, a: MatmulArgs) -> Vec<Op> {
-        let kernel = self.kernels.get(
-            self.gpu,
-            "matmul",
-            kernels::MATMUL,
-            &["w"],
-            Some(w.ty),
-            &MATMUL_SLOTS,
-        );
+        let (kernel, x, rows_per_workgroup, tile) = match self.cpu_chunk {
+            Some(chunk) => (
+                self.kernels.get_sized(
+                    self.gpu,
+                    "matmul_cpu",
+                    kernels::MATMUL_CPU,
+                    &["w"],
+                    Some(w.ty),
+                    &MATMUL_CPU_SLOTS,
+                    (chunk * w.cols / 4) as u32,
+                ),
+                uniform_x(a.x, chunk * w.cols),
+                CPU_ROWS_PER_WORKGROUP,
+                4,
+            ),
+            None => (
+                self.kernels.get(
+                    self.gpu,
+                    "matmul",
+                    kernels::MATMUL,
+                    &["w"],
+                    Some(w.ty),
+                    &MATMUL_SLOTS,
+                ),
+                a.x.as_entire_binding(),
+                self.kernels.rows_per_workgroup(),
+                8,
+            ),
+        };
         w.chunks
             .iter()
             .map(|c| {
@@ -374,59 +392,28 @@ impl Builder<'_> {
                         0,
                     ],
                 );
-                let bind = bind(
+                let bind = bind_resources(
                     self.gpu,
                     &kernel,
-                    &[
-                        self.step,
-                        &params,
-                        &c.scales,
-                        &c.qs,
-                        a.bias.unwrap_or(self.empty),
-                        a.x,
-                        a.y,
+                    vec![
+                        self.step.as_entire_binding(),
+                        params.as_entire_binding(),
+                        c.scales.as_entire_binding(),
+                        c.qs.as_entire_binding(),
+                        a.bias.unwrap_or(self.empty).as_entire_binding(),
+                        x.clone(),
+                        a.y.as_entire_binding(),
                     ],
                 );
-                let decode = self.decode_x(w.cols).map(|x_vec4s| {
-                    let kernel = self.kernels.get_sized(
-                        self.gpu,
-                        "matvec",
-                        kernels::MATVEC,
-                        &["w"],
-                        Some(w.ty),
-                        &MATVEC_SLOTS,
-                        x_vec4s,
-                    );
-                    let bind = bind_resources(
-                        self.gpu,
-                        &kernel,
-                        vec![
-                            params.as_entire_binding(),
-                            c.scales.as_entire_binding(),
-                            c.qs.as_entire_binding(),
-                            a.bias.unwrap_or(self.empty).as_entire_binding(),
-                            uniform_x(a.x, w.cols),
-                            a.y.as_entire_binding(),
-                        ],
-                    );
-                    Box::new(Dispatch {
-                        kernel,
-                        bind,
-                        x: c.rows.div_ceil(MATVEC_ROWS_PER_WORKGROUP) as u32,
-                        y: Rows::One,
-                        decode: None,
-                    })
-                });
                 Op::Dispatch(Dispatch {
                     kernel: kernel.clone(),
                     bind,
-                    x: c.rows.div_ceil(self.kernels.rows_per_workgroup()) as u32,
+                    x: c.rows.div_ceil(rows_per_workgroup) as u32,
                     y: if a.last_only {
                         Rows::One
                     } else {
-                        Rows::Tiles(8)
+                        Rows::Tiles(tile)
                     },
-                    decode,
                 })
             })
             .collect()
@@ -465,7 +452,6 @@ impl Builder<'_> {
             bind,
             x: 1,
             y: Rows::Tokens,
-            decode: None,
         })
     }
 }
@@ -504,6 +490,19 @@ impl Engine {
         let (d, ff, vocab, hd) = (c.hidden_size, c.intermediate_size, c.vocab_size, c.head_dim);
         let (q_dim, kv_dim) = (c.n_heads * hd, c.n_kv_heads * hd);
         let mut notes = Vec::new();
+        let kernels = Kernels::for_gpu(gpu);
+        let cpu_chunk = cpu_chunk(
+            &kernels,
+            chunk,
+            d.max(q_dim).max(ff),
+            gpu.limits.max_uniform_buffer_binding_size,
+        );
+        if let Some(cpu) = cpu_chunk.filter(|&n| n < chunk) {
+            notes.push(format!(
+                "prompts are read {cpu} tokens at a time on this CPU adapter (its matmul kernels hold a chunk's activations in one uniform binding)"
+            ));
+        }
+        let chunk = cpu_chunk.unwrap_or(chunk);
         let mut weight_bytes = 0u64;
         let mut matrix =
             |name: &str, rows: usize, cols: usize, notes: &mut Vec<String>| -> Result<GpuMatrix> {
@@ -524,7 +523,7 @@ impl Engine {
             Ok(gpu.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
                 size,
-                // UNIFORM: the decode kernels read one token's activations as a uniform array.
+                // UNIFORM: the CPU kernels read a chunk's activations as a uniform array.
                 usage: wgpu::BufferUsages::STORAGE
                     | wgpu::BufferUsages::UNIFORM
                     | wgpu::BufferUsages::COPY_SRC
@@ -591,7 +590,8 @@ impl Engine {
 
         let mut b = Builder {
             gpu,
-            kernels: Kernels::for_gpu(gpu),
+            kernels,
+            cpu_chunk,
             step: &bufs.step,
             empty: &bufs.empty,
         };
@@ -624,7 +624,6 @@ impl Engine {
                 bind,
                 x: (d / 32).div_ceil(64) as u32,
                 y: Rows::Tokens,
-                decode: None,
             }));
         }
         // Capture points are always in the plan (they cost nothing while capture is off), so
@@ -721,7 +720,6 @@ impl Engine {
             kernel: argmax_kernel,
             x: 1,
             y: Rows::One,
-            decode: None,
         };
         Ok(Engine {
             gpu: gpu.clone(),
@@ -821,7 +819,6 @@ impl Builder<'_> {
             kernel: rope,
             x: ((c.n_heads + c.n_kv_heads) * hd / 2).div_ceil(64) as u32,
             y: Rows::Tokens,
-            decode: None,
         }));
         let attention = self.kernels.get(
             self.gpu,
@@ -871,7 +868,6 @@ impl Builder<'_> {
             kernel: attention,
             x: c.n_heads as u32,
             y: Rows::Tokens,
-            decode: None,
         }));
         ops.extend(self.matmul(
             &l.o,
@@ -884,23 +880,50 @@ impl Builder<'_> {
             },
         ));
         ops.push(self.rmsnorm(d, c.rms_eps, &l.ffn_norm, &bufs.x, &bufs.xn));
-        let swiglu = self.kernels.get(
-            self.gpu,
-            "matmul_swiglu",
-            kernels::MATMUL_SWIGLU,
-            &["gate", "up"],
-            Some(l.gate.ty),
-            &[
-                Slot::Uniform,
-                Slot::Uniform,
-                Slot::Read,
-                Slot::Read,
-                Slot::Read,
-                Slot::Read,
-                Slot::Read,
-                Slot::Write,
-            ],
-        );
+        let slot_x = if self.cpu_chunk.is_some() {
+            Slot::Uniform
+        } else {
+            Slot::Read
+        };
+        let slots = [
+            Slot::Uniform,
+            Slot::Uniform,
+            Slot::Read,
+            Slot::Read,
+            Slot::Read,
+            Slot::Read,
+            slot_x,
+            Slot::Write,
+        ];
+        let (swiglu, x, rows_per_workgroup, tile) = match self.cpu_chunk {
+            Some(chunk) => (
+                self.kernels.get_sized(
+                    self.gpu,
+                    "matmul_swiglu_cpu",
+                    kernels::MATMUL_SWIGLU_CPU,
+                    &["gate", "up"],
+                    Some(l.gate.ty),
+                    &slots,
+                    (chunk * d / 4) as u32,
+                ),
+                uniform_x(&bufs.xn, chunk * d),
+                CPU_ROWS_PER_WORKGROUP,
+                4,
+            ),
+            None => (
+                self.kernels.get(
+                    self.gpu,
+                    "matmul_swiglu",
+                    kernels::MATMUL_SWIGLU,
+                    &["gate", "up"],
+                    Some(l.gate.ty),
+                    &slots,
+                ),
+                bufs.xn.as_entire_binding(),
+                self.kernels.rows_per_workgroup(),
+                8,
+            ),
+        };
         let ff = c.intermediate_size;
         // Same shape and type, so gate and up are split into the same row chunks.
         for (g, u) in l.gate.chunks.iter().zip(&l.up.chunks) {
@@ -909,57 +932,14 @@ impl Builder<'_> {
                 "ffn",
                 &[g.rows as u32, d as u32, ff as u32, g.row0 as u32],
             );
-            let decode = self.decode_x(d).map(|x_vec4s| {
-                let kernel = self.kernels.get_sized(
-                    self.gpu,
-                    "matvec_swiglu",
-                    kernels::MATVEC_SWIGLU,
-                    &["gate", "up"],
-                    Some(l.gate.ty),
-                    &[
-                        Slot::Uniform,
-                        Slot::Read,
-                        Slot::Read,
-                        Slot::Read,
-                        Slot::Read,
-                        Slot::Uniform,
-                        Slot::Write,
-                    ],
-                    x_vec4s,
-                );
-                let bind = bind_resources(
-                    self.gpu,
-                    &kernel,
-                    vec![
-                        params.as_entire_binding(),
-                        g.scales.as_entire_binding(),
-                        g.qs.as_entire_binding(),
-                        u.scales.as_entire_binding(),
-                        u.qs.as_entire_binding(),
-                        uniform_x(&bufs.xn, d),
-                        bufs.ffn.as_entire_binding(),
-                    ],
-                );
-                Box::new(Dispatch {
-                    kernel,
-                    bind,
-                    x: g.rows.div_ceil(MATVEC_ROWS_PER_WORKGROUP) as u32,
-                    y: Rows::One,
-                    decode: None,
-                })
-            });
+            let buffers = [self.step, &params, &g.scales, &g.qs, &u.scales, &u.qs];
+            let mut resources: Vec<_> = buffers.iter().map(|b| b.as_entire_binding()).collect();
+            resources.extend([x.clone(), bufs.ffn.as_entire_binding()]);
             ops.push(Op::Dispatch(Dispatch {
-                bind: bind(
-                    self.gpu,
-                    &swiglu,
-                    &[
-                        self.step, &params, &g.scales, &g.qs, &u.scales, &u.qs, &bufs.xn, &bufs.ffn,
-                    ],
-                ),
+                bind: bind_resources(self.gpu, &swiglu, resources),
                 kernel: swiglu.clone(),
-                x: g.rows.div_ceil(self.kernels.rows_per_workgroup()) as u32,
-                y: Rows::Tiles(8),
-                decode,
+                x: g.rows.div_ceil(rows_per_workgroup) as u32,
+                y: Rows::Tiles(tile),
             }));
         }
         ops.extend(self.matmul(
@@ -979,6 +959,12 @@ impl Builder<'_> {
 impl Engine {
     pub fn gpu(&self) -> &Gpu {
         &self.gpu
+    }
+
+    /// Most tokens per forward pass: `EngineOptions::prefill_chunk`, or less on a CPU adapter
+    /// (see `cpu_chunk`).
+    pub fn prefill_chunk(&self) -> usize {
+        self.chunk
     }
 
     pub fn config(&self) -> &ModelConfig {
@@ -1156,13 +1142,12 @@ impl Engine {
             queue.submit([encoder.finish()]);
             let _ = self.gpu.device.poll(wgpu::PollType::wait_indefinitely());
             let dt = started.elapsed().as_secs_f64();
-            let name = d.for_tokens(n as u32).kernel.name;
-            match times.iter_mut().find(|t| t.0 == name) {
+            match times.iter_mut().find(|t| t.0 == d.kernel.name) {
                 Some(t) => {
                     t.1 += dt;
                     t.2 += 1;
                 }
-                None => times.push((name, dt, 1)),
+                None => times.push((d.kernel.name, dt, 1)),
             }
         }
         self.reset();
@@ -1231,7 +1216,6 @@ impl Engine {
     }
 
     fn dispatch(pass: &mut wgpu::ComputePass<'static>, d: &Dispatch, n_tokens: u32) {
-        let d = d.for_tokens(n_tokens);
         let y = match d.y {
             Rows::One => 1,
             Rows::Tokens => n_tokens,

@@ -18,8 +18,8 @@ pub const RMSNORM: &str = include_str!("../../../shaders/rmsnorm.wgsl");
 pub const ROPE_KV: &str = include_str!("../../../shaders/rope_kv.wgsl");
 pub const ATTENTION: &str = include_str!("../../../shaders/attention.wgsl");
 pub const ARGMAX: &str = include_str!("../../../shaders/argmax.wgsl");
-pub const MATVEC: &str = include_str!("../../../shaders/matvec.wgsl");
-pub const MATVEC_SWIGLU: &str = include_str!("../../../shaders/matvec_swiglu.wgsl");
+pub const MATMUL_CPU: &str = include_str!("../../../shaders/matmul_cpu.wgsl");
+pub const MATMUL_SWIGLU_CPU: &str = include_str!("../../../shaders/matmul_swiglu_cpu.wgsl");
 
 fn loader(ty: GgmlType) -> &'static str {
     match ty {
@@ -56,6 +56,8 @@ pub struct Kernels {
     cache: HashMap<(&'static str, Option<GgmlType>, u32), std::sync::Arc<Kernel>>,
     /// Invocations sharing one matrix row (the matmul kernels' `LANES`).
     pub lanes: u32,
+    /// A CPU adapter: the matmuls may use the *_cpu kernels (engine::cpu_chunk decides).
+    pub cpu: bool,
 }
 
 impl Kernels {
@@ -68,6 +70,7 @@ impl Kernels {
         };
         Kernels {
             cache: HashMap::new(),
+            cpu: gpu.device_type == wgpu::DeviceType::Cpu,
             lanes: std::env::var("XLINGO_MATMUL_LANES")
                 .ok()
                 .and_then(|v| v.parse().ok())

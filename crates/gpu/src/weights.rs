@@ -32,6 +32,8 @@ struct Split {
     scale_pad: usize,
 }
 
+// Lists of byte ranges, most of one range: not a mistaken `vec![0..n]`.
+#[allow(clippy::single_range_in_vec_init)]
 fn split(ty: GgmlType) -> Split {
     let (scales, codes, scale_pad): (&'static [_], &'static [_], _) = match ty {
         GgmlType::F32 => (&[], &[0..128], 0),

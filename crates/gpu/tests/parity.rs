@@ -187,34 +187,23 @@ fn k_quants_match_the_reference_in_prefill_and_decoding() {
 }
 
 #[test]
-fn cpu_adapters_decode_with_the_matvec_kernels() {
-    // On a CPU adapter (lavapipe in CI) a one-token step runs matvec.wgsl and
-    // matvec_swiglu.wgsl, so the decoding test above checks them; prompts keep matmul.wgsl.
+fn cpu_adapters_use_the_cpu_matmul_kernels() {
+    // On a CPU adapter (lavapipe in CI) prompts and one-token steps run matmul_cpu.wgsl and
+    // matmul_swiglu_cpu.wgsl, so the prefill and decoding tests above check them.
     let gpu = gpu();
     if gpu.device_type != wgpu::DeviceType::Cpu {
         return;
     }
     let gguf = tiny_gguf(&tiny_config("llama"), GgmlType::Q4_1);
     let mut e = engine(&gpu, &gguf, EngineOptions::default());
-    let kernels = |n: usize, e: &mut Engine| -> Vec<&'static str> {
-        let mut names: Vec<_> = e.profile(&PROMPT[..n]).into_iter().map(|t| t.0).collect();
-        names.sort();
-        names
-    };
-    let decode = kernels(1, &mut e);
-    assert!(
-        decode.contains(&"matvec") && decode.contains(&"matvec_swiglu"),
-        "{decode:?}"
-    );
-    assert!(
-        !decode.contains(&"matmul") && !decode.contains(&"matmul_swiglu"),
-        "{decode:?}"
-    );
-    let prefill = kernels(4, &mut e);
-    assert!(
-        prefill.contains(&"matmul") && !prefill.contains(&"matvec"),
-        "{prefill:?}"
-    );
+    for n in [1, 4] {
+        let names: Vec<_> = e.profile(&PROMPT[..n]).into_iter().map(|t| t.0).collect();
+        assert!(
+            names.contains(&"matmul_cpu") && names.contains(&"matmul_swiglu_cpu"),
+            "{n} tokens: {names:?}"
+        );
+        assert!(!names.contains(&"matmul"), "{n} tokens: {names:?}");
+    }
 }
 
 #[test]
