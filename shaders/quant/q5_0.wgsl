@@ -4,14 +4,7 @@
 //   value j + 16 = d · ((high nibble of byte j) | (bit j + 16 of qh) << 4 − 16)
 // Repacked on upload: WEIGHT_scales holds two f16 scales per u32 (as Q4_0), WEIGHT_qs five
 // words per block: qh, then the 16 code bytes (little endian).
-fn lo5_WEIGHT(q: u32, qh: u32, i: u32) -> vec4<f32> {
-    let h = (vec4<u32>(qh) >> (vec4<u32>(0u, 1u, 2u, 3u) + 4u * i)) & vec4<u32>(1u);
-    return vec4<f32>((vec4<u32>(q, q >> 8u, q >> 16u, q >> 24u) & vec4<u32>(15u)) | (h << vec4<u32>(4u)));
-}
-fn hi5_WEIGHT(q: u32, qh: u32, i: u32) -> vec4<f32> {
-    let h = (vec4<u32>(qh) >> (vec4<u32>(16u, 17u, 18u, 19u) + 4u * i)) & vec4<u32>(1u);
-    return vec4<f32>((vec4<u32>(q >> 4u, q >> 12u, q >> 20u, q >> 28u) & vec4<u32>(15u)) | (h << vec4<u32>(4u)));
-}
+// lo5_WEIGHT / hi5_WEIGHT come from q5_bits.wgsl, prepended.
 
 fn load_WEIGHT(b: u32, w: ptr<function, array<vec4<f32>, 8>>) {
     let d = unpack2x16float(WEIGHT_scales[b >> 1u])[b & 1u];

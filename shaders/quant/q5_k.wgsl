@@ -7,29 +7,7 @@
 // Repacked on upload: WEIGHT_scales holds each super-block's first 16 bytes (d, dmin, the 12
 // scale bytes) as 4 words, WEIGHT_qs its 128 code bytes then its 32 qh bytes as 40 words. The
 // kernels' block b (32 values) is sub-block b % 8 of super-block b / 8.
-
-// Byte i (0..12) of the packed scales, kept in three words.
-fn scale_byte_WEIGHT(s: vec3<u32>, i: u32) -> u32 {
-    return (s[i / 4u] >> (8u * (i % 4u))) & 0xffu;
-}
-
-// (d · sc_s, dmin · m_s) of sub-block b (ggml's get_scale_min_k4).
-fn scale_min_WEIGHT(b: u32) -> vec2<f32> {
-    let sb = b / 8u;
-    let j = b % 8u;
-    let dd = unpack2x16float(WEIGHT_scales[sb * 4u]);
-    let s = vec3<u32>(WEIGHT_scales[sb * 4u + 1u], WEIGHT_scales[sb * 4u + 2u], WEIGHT_scales[sb * 4u + 3u]);
-    var sc: u32;
-    var m: u32;
-    if (j < 4u) {
-        sc = scale_byte_WEIGHT(s, j) & 63u;
-        m = scale_byte_WEIGHT(s, j + 4u) & 63u;
-    } else {
-        sc = (scale_byte_WEIGHT(s, j + 4u) & 0xfu) | ((scale_byte_WEIGHT(s, j - 4u) >> 6u) << 4u);
-        m = (scale_byte_WEIGHT(s, j + 4u) >> 4u) | ((scale_byte_WEIGHT(s, j) >> 6u) << 4u);
-    }
-    return vec2<f32>(dd.x * f32(sc), dd.y * f32(m));
-}
+// scale_min_WEIGHT comes from k_scales.wgsl, prepended.
 
 // Codes 4i..4i + 3 of sub-block b (5 bits).
 fn codes5_WEIGHT(b: u32, i: u32) -> vec4<f32> {

@@ -2,8 +2,9 @@
 //!
 //! A kernel that reads weights calls `load_<name>(block, &w)`; the loader for the weight's
 //! quantisation type (shaders/quant/<type>.wgsl, written for a binding called `WEIGHT`) is
-//! prepended once per weight binding with `WEIGHT` renamed. So there is one matmul kernel and
-//! one loader per type, not one matmul per type.
+//! prepended once per weight binding with `WEIGHT` renamed (after the helpers it shares with a
+//! sibling type: k_scales.wgsl for Q4_K/Q5_K, q5_bits.wgsl for Q5_0/Q5_1). So there is one
+//! matmul kernel and one loader per type, not one matmul per type.
 
 use std::collections::HashMap;
 
@@ -21,18 +22,22 @@ pub const ARGMAX: &str = include_str!("../../../shaders/argmax.wgsl");
 pub const MATMUL_CPU: &str = include_str!("../../../shaders/matmul_cpu.wgsl");
 pub const MATMUL_SWIGLU_CPU: &str = include_str!("../../../shaders/matmul_swiglu_cpu.wgsl");
 
-fn loader(ty: GgmlType) -> &'static str {
+const K_SCALES: &str = include_str!("../../../shaders/quant/k_scales.wgsl");
+const Q5_BITS: &str = include_str!("../../../shaders/quant/q5_bits.wgsl");
+
+/// The loader of a type: its file, after the helpers it shares with a sibling type.
+fn loader(ty: GgmlType) -> &'static [&'static str] {
     match ty {
-        GgmlType::F32 => include_str!("../../../shaders/quant/f32.wgsl"),
-        GgmlType::F16 => include_str!("../../../shaders/quant/f16.wgsl"),
-        GgmlType::Q4_0 => include_str!("../../../shaders/quant/q4_0.wgsl"),
-        GgmlType::Q4_1 => include_str!("../../../shaders/quant/q4_1.wgsl"),
-        GgmlType::Q5_0 => include_str!("../../../shaders/quant/q5_0.wgsl"),
-        GgmlType::Q5_1 => include_str!("../../../shaders/quant/q5_1.wgsl"),
-        GgmlType::Q8_0 => include_str!("../../../shaders/quant/q8_0.wgsl"),
-        GgmlType::Q4K => include_str!("../../../shaders/quant/q4_k.wgsl"),
-        GgmlType::Q5K => include_str!("../../../shaders/quant/q5_k.wgsl"),
-        GgmlType::Q6K => include_str!("../../../shaders/quant/q6_k.wgsl"),
+        GgmlType::F32 => &[include_str!("../../../shaders/quant/f32.wgsl")],
+        GgmlType::F16 => &[include_str!("../../../shaders/quant/f16.wgsl")],
+        GgmlType::Q4_0 => &[include_str!("../../../shaders/quant/q4_0.wgsl")],
+        GgmlType::Q4_1 => &[include_str!("../../../shaders/quant/q4_1.wgsl")],
+        GgmlType::Q5_0 => &[Q5_BITS, include_str!("../../../shaders/quant/q5_0.wgsl")],
+        GgmlType::Q5_1 => &[Q5_BITS, include_str!("../../../shaders/quant/q5_1.wgsl")],
+        GgmlType::Q8_0 => &[include_str!("../../../shaders/quant/q8_0.wgsl")],
+        GgmlType::Q4K => &[K_SCALES, include_str!("../../../shaders/quant/q4_k.wgsl")],
+        GgmlType::Q5K => &[K_SCALES, include_str!("../../../shaders/quant/q5_k.wgsl")],
+        GgmlType::Q6K => &[include_str!("../../../shaders/quant/q6_k.wgsl")],
         _ => unreachable!("weights::is_supported is checked at upload"),
     }
 }
@@ -119,7 +124,9 @@ impl Kernels {
                 let mut code = String::new();
                 if let Some(ty) = ty {
                     for w in weights {
-                        code.push_str(&loader(ty).replace("WEIGHT", w));
+                        for part in loader(ty) {
+                            code.push_str(&part.replace("WEIGHT", w));
+                        }
                         code.push('\n');
                     }
                 }
