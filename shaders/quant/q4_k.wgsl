@@ -6,31 +6,10 @@
 // Repacked on upload: WEIGHT_scales holds each super-block's first 16 bytes (d, dmin, the 12
 // scale bytes) as 4 words, WEIGHT_qs its 128 code bytes as 32 words. The kernels' block b
 // (32 values) is sub-block b % 8 of super-block b / 8.
-// scale_min_WEIGHT comes from k_scales.wgsl, prepended.
+// load_WEIGHT and dot_WEIGHT come from k_blocks.wgsl, prepended; they call codes_WEIGHT.
 
 // Codes 4i..4i + 3 of sub-block b.
-fn nibbles_WEIGHT(b: u32, i: u32) -> vec4<f32> {
+fn codes_WEIGHT(b: u32, i: u32) -> vec4<f32> {
     let q = WEIGHT_qs[(b / 8u) * 32u + ((b % 8u) / 2u) * 8u + i] >> (4u * (b % 2u));
     return vec4<f32>(vec4<u32>(q, q >> 8u, q >> 16u, q >> 24u) & vec4<u32>(15u));
-}
-
-fn load_WEIGHT(b: u32, w: ptr<function, array<vec4<f32>, 8>>) {
-    let sm = scale_min_WEIGHT(b);
-    for (var i = 0u; i < 8u; i++) {
-        (*w)[i] = nibbles_WEIGHT(b, i) * sm.x - sm.y;
-    }
-}
-
-// Σ_j w_j · x_j over block b and the 32 x values starting at vec4 index xb:
-// d·sc · Σ q_j x_j − dmin·m · Σ x_j.
-fn dot_WEIGHT(b: u32, xb: u32) -> f32 {
-    let sm = scale_min_WEIGHT(b);
-    var s = 0.0;
-    var xs = vec4<f32>(0.0);
-    for (var i = 0u; i < 8u; i++) {
-        let xi = x[xb + i];
-        s += dot(nibbles_WEIGHT(b, i), xi);
-        xs += xi;
-    }
-    return sm.x * s - sm.y * (xs.x + xs.y + xs.z + xs.w);
 }

@@ -3,7 +3,7 @@
 //! A kernel that reads weights calls `load_<name>(block, &w)`; the loader for the weight's
 //! quantisation type (shaders/quant/<type>.wgsl, written for a binding called `WEIGHT`) is
 //! prepended once per weight binding with `WEIGHT` renamed (after the helpers it shares with a
-//! sibling type: k_scales.wgsl for Q4_K/Q5_K, q5_bits.wgsl for Q5_0/Q5_1). So there is one
+//! sibling type: k_blocks.wgsl for Q4_K/Q5_K, q5_bits.wgsl for Q5_0/Q5_1). So there is one
 //! matmul kernel and one loader per type, not one matmul per type.
 
 use std::collections::HashMap;
@@ -22,7 +22,7 @@ pub const ARGMAX: &str = include_str!("../../../shaders/argmax.wgsl");
 pub const MATMUL_CPU: &str = include_str!("../../../shaders/matmul_cpu.wgsl");
 pub const MATMUL_SWIGLU_CPU: &str = include_str!("../../../shaders/matmul_swiglu_cpu.wgsl");
 
-const K_SCALES: &str = include_str!("../../../shaders/quant/k_scales.wgsl");
+const K_BLOCKS: &str = include_str!("../../../shaders/quant/k_blocks.wgsl");
 const Q5_BITS: &str = include_str!("../../../shaders/quant/q5_bits.wgsl");
 
 /// The loader of a type: its file, after the helpers it shares with a sibling type.
@@ -35,8 +35,8 @@ fn loader(ty: GgmlType) -> &'static [&'static str] {
         GgmlType::Q5_0 => &[Q5_BITS, include_str!("../../../shaders/quant/q5_0.wgsl")],
         GgmlType::Q5_1 => &[Q5_BITS, include_str!("../../../shaders/quant/q5_1.wgsl")],
         GgmlType::Q8_0 => &[include_str!("../../../shaders/quant/q8_0.wgsl")],
-        GgmlType::Q4K => &[K_SCALES, include_str!("../../../shaders/quant/q4_k.wgsl")],
-        GgmlType::Q5K => &[K_SCALES, include_str!("../../../shaders/quant/q5_k.wgsl")],
+        GgmlType::Q4K => &[K_BLOCKS, include_str!("../../../shaders/quant/q4_k.wgsl")],
+        GgmlType::Q5K => &[K_BLOCKS, include_str!("../../../shaders/quant/q5_k.wgsl")],
         GgmlType::Q6K => &[include_str!("../../../shaders/quant/q6_k.wgsl")],
         _ => unreachable!("weights::is_supported is checked at upload"),
     }
