@@ -43,6 +43,10 @@ pub struct EngineOptions {
     /// Split weight matrices into row chunks of at most this many bytes (default: the
     /// device's storage-binding limit; lower it to exercise the splitting).
     pub weight_binding_limit: Option<u64>,
+    /// On a CPU adapter, run the matmuls with the kernels made for it (matmul_cpu.wgsl,
+    /// matmul_swiglu_cpu.wgsl; default). Off (or `XLINGO_CPU_KERNELS=0`), the GPU kernels run
+    /// there too: for comparisons and to test them on lavapipe.
+    pub cpu_kernels: bool,
 }
 
 impl Default for EngineOptions {
@@ -53,6 +57,7 @@ impl Default for EngineOptions {
             all_logits: false,
             capture_hidden: false,
             weight_binding_limit: None,
+            cpu_kernels: true,
         }
     }
 }
@@ -303,15 +308,16 @@ const CPU_ROWS_PER_WORKGROUP: usize = 64;
 /// On CPU adapters the matmuls read a chunk's activations as one uniform array
 /// (matmul_cpu.wgsl), so the chunk is capped to what one uniform binding holds of the widest
 /// activation row (10 tokens for SmolLM2's 1536-value FFN rows in 64 KiB). `None` where those
-/// kernels are not used: GPUs, rows too wide for one token, or `XLINGO_CPU_KERNELS=0` (for
-/// comparisons).
+/// kernels are not used: GPUs, rows too wide for one token, or switched off
+/// (`EngineOptions::cpu_kernels`, `XLINGO_CPU_KERNELS=0`).
 fn cpu_chunk(
     kernels: &Kernels,
+    options: &EngineOptions,
     chunk: usize,
     widest_row: usize,
     uniform_limit: u64,
 ) -> Option<usize> {
-    let off = std::env::var("XLINGO_CPU_KERNELS").is_ok_and(|v| v == "0");
+    let off = !options.cpu_kernels || std::env::var("XLINGO_CPU_KERNELS").is_ok_and(|v| v == "0");
     let fits = (uniform_limit / (4 * widest_row as u64)) as usize;
     (kernels.cpu && !off && fits > 0).then(|| chunk.min(fits))
 }
@@ -493,6 +499,7 @@ impl Engine {
         let kernels = Kernels::for_gpu(gpu);
         let cpu_chunk = cpu_chunk(
             &kernels,
+            &options,
             chunk,
             d.max(q_dim).max(ff),
             gpu.limits.max_uniform_buffer_binding_size,

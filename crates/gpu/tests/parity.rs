@@ -61,6 +61,16 @@ fn engine(gpu: &Gpu, gguf: &Gguf, options: EngineOptions) -> Engine {
     Engine::from_gguf(gpu, gguf, options).unwrap()
 }
 
+/// The matmul kernel sets to test on this adapter: on a CPU adapter (lavapipe in CI) both its
+/// own kernels and the GPU ones, so that CI checks the kernels GPUs run as well.
+fn kernel_sets(gpu: &Gpu) -> Vec<bool> {
+    if gpu.device_type == wgpu::DeviceType::Cpu {
+        vec![true, false]
+    } else {
+        vec![true]
+    }
+}
+
 /// The supported quantisation types with 32-value blocks (the tiny models' rows are 64 and
 /// 128 values; the K-quants' 256-value rows have their own test).
 const TYPES: [GgmlType; 7] = [
@@ -76,7 +86,10 @@ const TYPES: [GgmlType; 7] = [
 #[test]
 fn prefill_logits_match_the_reference_for_every_type_and_layout() {
     let gpu = gpu();
-    for arch in ["llama", "qwen2"] {
+    for (arch, cpu_kernels) in ["llama", "qwen2"]
+        .into_iter()
+        .flat_map(|a| kernel_sets(&gpu).into_iter().map(move |k| (a, k)))
+    {
         let config = tiny_config(arch);
         for ty in TYPES {
             let gguf = tiny_gguf(&config, ty);
@@ -88,6 +101,7 @@ fn prefill_logits_match_the_reference_for_every_type_and_layout() {
                 EngineOptions {
                     prefill_chunk: 4,
                     all_logits: true,
+                    cpu_kernels,
                     ..Default::default()
                 },
             );
@@ -95,7 +109,10 @@ fn prefill_logits_match_the_reference_for_every_type_and_layout() {
                 .unwrap()
                 .logits;
             let diff = max_abs_diff(&got, &want);
-            assert!(diff < TOLERANCE, "{arch} {ty:?}: max |logit diff| {diff}");
+            assert!(
+                diff < TOLERANCE,
+                "{arch} {ty:?} (CPU kernels {cpu_kernels}): max |logit diff| {diff}"
+            );
         }
     }
 }
@@ -103,13 +120,20 @@ fn prefill_logits_match_the_reference_for_every_type_and_layout() {
 #[test]
 fn decoding_through_the_kv_cache_matches_the_full_forward() {
     let gpu = gpu();
-    for arch in ["llama", "qwen2"] {
+    for (arch, cpu_kernels) in ["llama", "qwen2"]
+        .into_iter()
+        .flat_map(|a| kernel_sets(&gpu).into_iter().map(move |k| (a, k)))
+    {
         let config = tiny_config(arch);
         for ty in TYPES {
             let gguf = tiny_gguf(&config, ty);
             let (want, _) = reference(&gguf, &PROMPT);
             let vocab = config.vocab_size;
-            let mut e = engine(&gpu, &gguf, EngineOptions::default());
+            let options = EngineOptions {
+                cpu_kernels,
+                ..Default::default()
+            };
+            let mut e = engine(&gpu, &gguf, options);
             // Three tokens at once, then one at a time; each step's last logits against the
             // reference row of that position.
             let first = pollster::block_on(e.forward(&PROMPT[..3], Want::LastLogits)).unwrap();
@@ -118,7 +142,10 @@ fn decoding_through_the_kv_cache_matches_the_full_forward() {
                 let out =
                     pollster::block_on(e.forward(&PROMPT[pos..pos + 1], Want::LastLogits)).unwrap();
                 let diff = max_abs_diff(&out.logits, &want[pos * vocab..(pos + 1) * vocab]);
-                assert!(diff < TOLERANCE, "{arch} {ty:?} position {pos}: {diff}");
+                assert!(
+                    diff < TOLERANCE,
+                    "{arch} {ty:?} (CPU kernels {cpu_kernels}) position {pos}: {diff}"
+                );
                 let arg = pollster::block_on(async {
                     e.reset();
                     e.forward(&PROMPT[..=pos], Want::Argmax).await
@@ -141,7 +168,10 @@ fn decoding_through_the_kv_cache_matches_the_full_forward() {
 fn k_quants_match_the_reference_in_prefill_and_decoding() {
     // Rows of 256 and 512 values: whole Q4_K / Q5_K / Q6_K super-blocks.
     let gpu = gpu();
-    for arch in ["llama", "qwen2"] {
+    for (arch, cpu_kernels) in ["llama", "qwen2"]
+        .into_iter()
+        .flat_map(|a| kernel_sets(&gpu).into_iter().map(move |k| (a, k)))
+    {
         let config = ModelConfig {
             hidden_size: 256,
             intermediate_size: 512,
@@ -162,6 +192,7 @@ fn k_quants_match_the_reference_in_prefill_and_decoding() {
                 &gguf,
                 EngineOptions {
                     all_logits: true,
+                    cpu_kernels,
                     ..Default::default()
                 },
             );
@@ -171,7 +202,7 @@ fn k_quants_match_the_reference_in_prefill_and_decoding() {
             let diff = max_abs_diff(&got, &want[..8 * vocab]);
             assert!(
                 diff < tolerance,
-                "{arch} {ty:?} prefill: {diff} (tolerance {tolerance})"
+                "{arch} {ty:?} (CPU kernels {cpu_kernels}) prefill: {diff} (tolerance {tolerance})"
             );
             for pos in 8..PROMPT.len() {
                 let out =
@@ -179,7 +210,7 @@ fn k_quants_match_the_reference_in_prefill_and_decoding() {
                 let diff = max_abs_diff(&out.logits, &want[pos * vocab..(pos + 1) * vocab]);
                 assert!(
                     diff < tolerance,
-                    "{arch} {ty:?} position {pos}: {diff} (tolerance {tolerance})"
+                    "{arch} {ty:?} (CPU kernels {cpu_kernels}) position {pos}: {diff} (tolerance {tolerance})"
                 );
             }
         }
@@ -204,6 +235,16 @@ fn cpu_adapters_use_the_cpu_matmul_kernels() {
         );
         assert!(!names.contains(&"matmul"), "{n} tokens: {names:?}");
     }
+    let options = EngineOptions {
+        cpu_kernels: false,
+        ..Default::default()
+    };
+    let mut e = engine(&gpu, &gguf, options);
+    let names: Vec<_> = e.profile(&PROMPT[..4]).into_iter().map(|t| t.0).collect();
+    assert!(
+        names.contains(&"matmul") && !names.contains(&"matmul_cpu"),
+        "{names:?}"
+    );
 }
 
 #[test]
