@@ -26,6 +26,12 @@ struct Params { n: u32, k: u32, out_stride: u32, out_offset: u32 }
 var<workgroup> partial_g: array<f32, 512>; // [64 / LANES rows][TM][LANES]
 var<workgroup> partial_u: array<f32, 512>;
 
+// Σ_j w_j · x_j over one dequantised block and the 32 x values from vec4 index xb.
+fn dot8(w: ptr<function, array<vec4<f32>, 8>>, xb: u32) -> f32 {
+    return dot((*w)[0], x[xb]) + dot((*w)[1], x[xb + 1u]) + dot((*w)[2], x[xb + 2u]) + dot((*w)[3], x[xb + 3u])
+        + dot((*w)[4], x[xb + 4u]) + dot((*w)[5], x[xb + 5u]) + dot((*w)[6], x[xb + 6u]) + dot((*w)[7], x[xb + 7u]);
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
     let lane = li % LANES;
@@ -49,12 +55,17 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
             acc_g[0] = g;
             acc_u[0] = u;
         } else {
+            // Each block of G and U is dequantised once for all the tile's tokens.
+            var wg: array<vec4<f32>, 8>;
+            var wu: array<vec4<f32>, 8>;
             for (var b = lane; b < nb; b += LANES) {
+                load_gate(n * nb + b, &wg);
+                load_up(n * nb + b, &wu);
                 for (var t = 0u; t < TM; t++) {
                     if (t < tokens) {
                         let xb = (first + t) * k4 + b * 8u;
-                        acc_g[t] += dot_gate(n * nb + b, xb);
-                        acc_u[t] += dot_up(n * nb + b, xb);
+                        acc_g[t] += dot8(&wg, xb);
+                        acc_u[t] += dot8(&wu, xb);
                     }
                 }
             }
