@@ -27,7 +27,7 @@ use xlingo_train::{
 use yew::prelude::*;
 
 use crate::glue;
-use crate::tune::{Downloads, number_setting, on_text_file};
+use crate::tune::{Downloads, RunControls, number_setting, on_text_file};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct LensSettings {
@@ -474,23 +474,15 @@ pub fn lens_view(props: &Props) -> Html {
                 <label>{ "LoRA rank" }<input type="number" min="1" value={s.rank.to_string()}
                     onchange={set_number(|s, v| s.rank = v as usize)} /></label>
             </fieldset>
-            <div class="results-actions">
-                if running {
-                    <button onclick={props.on_stop.reform(|_| ())} data-testid="lens-stop">{ "Stop" }</button>
-                } else {
-                    <button class="primary" onclick={start} disabled={!props.ready}
-                        data-testid="lens-start">{ "Probe and tune" }</button>
-                }
-                if !props.ready && !running {
-                    <span class="hint">{ "Load a model first (left)." }</span>
-                }
-                if let Some(phase) = &props.state.phase {
-                    <span class="hint" role="status">{ phase }</span>
-                }
-            </div>
-            if let Some(e) = problem.as_ref().or(props.state.error.as_ref()) {
-                <p class="notice" role="alert" data-testid="lens-error">{ e }</p>
-            }
+            { RunControls {
+                view: "lens",
+                start_label: "Probe and tune",
+                ready: props.ready,
+                phase: &props.state.phase,
+                error: problem.as_ref().or(props.state.error.as_ref()),
+                on_start: start,
+                on_stop: props.on_stop.reform(|_| ()),
+            }.view() }
             if let Some(p) = &props.state.probed {
                 { view_probe(p) }
             }

@@ -302,6 +302,45 @@ pub fn run_status(phase: &Option<String>, error: &Option<String>) -> &'static st
     }
 }
 
+/// The Start/Stop buttons, the load hint, the phase and the error of a Tune or Lens run;
+/// `view` names the data-testids (`{view}-start`, `{view}-stop`, `{view}-error`).
+pub struct RunControls<'a> {
+    pub view: &'static str,
+    pub start_label: &'static str,
+    pub ready: bool,
+    pub phase: &'a Option<String>,
+    pub error: Option<&'a String>,
+    pub on_start: Callback<MouseEvent>,
+    pub on_stop: Callback<MouseEvent>,
+}
+
+impl RunControls<'_> {
+    pub fn view(self) -> Html {
+        let running = self.phase.is_some();
+        html! {
+            <>
+            <div class="results-actions">
+                if running {
+                    <button onclick={self.on_stop} data-testid={format!("{}-stop", self.view)}>{ "Stop" }</button>
+                } else {
+                    <button class="primary" onclick={self.on_start} disabled={!self.ready}
+                        data-testid={format!("{}-start", self.view)}>{ self.start_label }</button>
+                }
+                if !self.ready && !running {
+                    <span class="hint">{ "Load a model first (left)." }</span>
+                }
+                if let Some(phase) = self.phase {
+                    <span class="hint" role="status">{ phase }</span>
+                }
+            </div>
+            if let Some(e) = self.error {
+                <p class="notice" role="alert" data-testid={format!("{}-error", self.view)}>{ e }</p>
+            }
+            </>
+        }
+    }
+}
+
 fn object_url(bytes: &[u8], mime: &str) -> Result<String, String> {
     let array = js_sys::Uint8Array::from(bytes);
     let parts = js_sys::Array::of1(&array);
@@ -440,23 +479,15 @@ pub fn tune(props: &Props) -> Html {
                 <label>{ "max tokens" }<input type="number" min="8" value={s.max_len.to_string()}
                     onchange={set_number(|s, v| s.max_len = v as usize)} data-testid="tune-max-len" /></label>
             </fieldset>
-            <div class="results-actions">
-                if running {
-                    <button onclick={stop} data-testid="tune-stop">{ "Stop" }</button>
-                } else {
-                    <button class="primary" onclick={start} disabled={!props.ready}
-                        data-testid="tune-start">{ "Start tuning" }</button>
-                }
-                if !props.ready && !running {
-                    <span class="hint">{ "Load a model first (left)." }</span>
-                }
-                if let Some(phase) = &props.state.phase {
-                    <span class="hint" role="status">{ phase }</span>
-                }
-            </div>
-            if let Some(e) = problem.as_ref().or(props.state.error.as_ref()) {
-                <p class="notice" role="alert" data-testid="tune-error">{ e }</p>
-            }
+            { RunControls {
+                view: "tune",
+                start_label: "Start tuning",
+                ready: props.ready,
+                phase: &props.state.phase,
+                error: problem.as_ref().or(props.state.error.as_ref()),
+                on_start: start,
+                on_stop: stop,
+            }.view() }
             { view_run(&props.state, chat, props.ready) }
         </section>
     }

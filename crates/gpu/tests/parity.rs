@@ -61,14 +61,19 @@ fn engine(gpu: &Gpu, gguf: &Gguf, options: EngineOptions) -> Engine {
     Engine::from_gguf(gpu, gguf, options).unwrap()
 }
 
-/// The matmul kernel sets to test on this adapter: on a CPU adapter (lavapipe in CI) both its
-/// own kernels and the GPU ones, so that CI checks the kernels GPUs run as well.
-fn kernel_sets(gpu: &Gpu) -> Vec<bool> {
-    if gpu.device_type == wgpu::DeviceType::Cpu {
-        vec![true, false]
+/// Both architectures, each with the matmul kernel sets to test on this adapter: on a CPU
+/// adapter (lavapipe in CI) both its own kernels and the GPU ones, so that CI checks the
+/// kernels GPUs run as well.
+fn arch_and_kernels(gpu: &Gpu) -> Vec<(&'static str, bool)> {
+    let sets: &[bool] = if gpu.device_type == wgpu::DeviceType::Cpu {
+        &[true, false]
     } else {
-        vec![true]
-    }
+        &[true]
+    };
+    ["llama", "qwen2"]
+        .into_iter()
+        .flat_map(|arch| sets.iter().map(move |&cpu| (arch, cpu)))
+        .collect()
 }
 
 /// The supported quantisation types with 32-value blocks (the tiny models' rows are 64 and
@@ -86,10 +91,7 @@ const TYPES: [GgmlType; 7] = [
 #[test]
 fn prefill_logits_match_the_reference_for_every_type_and_layout() {
     let gpu = gpu();
-    for (arch, cpu_kernels) in ["llama", "qwen2"]
-        .into_iter()
-        .flat_map(|a| kernel_sets(&gpu).into_iter().map(move |k| (a, k)))
-    {
+    for (arch, cpu_kernels) in arch_and_kernels(&gpu) {
         let config = tiny_config(arch);
         for ty in TYPES {
             let gguf = tiny_gguf(&config, ty);
@@ -120,10 +122,7 @@ fn prefill_logits_match_the_reference_for_every_type_and_layout() {
 #[test]
 fn decoding_through_the_kv_cache_matches_the_full_forward() {
     let gpu = gpu();
-    for (arch, cpu_kernels) in ["llama", "qwen2"]
-        .into_iter()
-        .flat_map(|a| kernel_sets(&gpu).into_iter().map(move |k| (a, k)))
-    {
+    for (arch, cpu_kernels) in arch_and_kernels(&gpu) {
         let config = tiny_config(arch);
         for ty in TYPES {
             let gguf = tiny_gguf(&config, ty);
@@ -168,10 +167,7 @@ fn decoding_through_the_kv_cache_matches_the_full_forward() {
 fn k_quants_match_the_reference_in_prefill_and_decoding() {
     // Rows of 256 and 512 values: whole Q4_K / Q5_K / Q6_K super-blocks.
     let gpu = gpu();
-    for (arch, cpu_kernels) in ["llama", "qwen2"]
-        .into_iter()
-        .flat_map(|a| kernel_sets(&gpu).into_iter().map(move |k| (a, k)))
-    {
+    for (arch, cpu_kernels) in arch_and_kernels(&gpu) {
         let config = ModelConfig {
             hidden_size: 256,
             intermediate_size: 512,
