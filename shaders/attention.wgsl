@@ -1,7 +1,9 @@
 // Causal attention of one query against the KV cache, grouped-query heads:
 //   s_j = (q · k_j) / sqrt(d) for j in 0..=pos,   p = softmax(s),   out = Σ_j p_j · v_j
-// where pos = pos0 + t is the query's position (so a prefill chunk sees itself causally) and
-// query head h reads kv-head h / (n_heads / n_kv).
+// where (seq, pos) = slots[t] are token t's sequence and position (rope_kv.wgsl has written
+// the chunk's own keys first, so a prefill chunk sees itself causally), keys and values are
+// those of sequence seq (cache [sequences, n_kv, ctx, d]) and query head h reads kv-head
+// h / (n_heads / n_kv).
 // Scores go to a scratch buffer [n_heads, max_tokens, ctx] (any context length fits, no
 // workgroup-memory cap); max and sum are reduced in workgroup memory.
 // Launch: workgroup_size 64, one workgroup per (head, token): grid = (n_heads, tokens).
@@ -16,6 +18,7 @@ struct Params { n_heads: u32, n_kv: u32, head_dim: u32, ctx: u32, max_tokens: u3
 @group(0) @binding(4) var<storage, read> cache_v: array<f32>;
 @group(0) @binding(5) var<storage, read_write> scores: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
+@group(0) @binding(7) var<storage, read> slots: array<vec2<u32>>;
 
 var<workgroup> qv: array<vec4<f32>, 64>; // head_dim ≤ 256
 var<workgroup> red: array<f32, 64>;
@@ -44,8 +47,9 @@ fn reduce_sum(li: u32) -> f32 {
 fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
     let h = wg.x;
     let t = wg.y;
-    let positions = batch.pos0 + t + 1u;
-    let kv = h / (p.n_heads / p.n_kv);
+    let seq = slots[t].x;
+    let positions = slots[t].y + 1u;
+    let kv = seq * p.n_kv + h / (p.n_heads / p.n_kv);
     let d4 = p.head_dim / 4u;
     for (var i = li; i < d4; i += 64u) {
         qv[i] = q[(t * p.n_heads + h) * d4 + i];

@@ -1,11 +1,13 @@
 // Rotary position embedding of q and k, and the KV-cache write, fused.
-// For token t at position pos = pos0 + t, and each pair (x₀, x₁) of a head's dimensions:
+// For token t of sequence seq at position pos ((seq, pos) = slots[t]: a prompt chunk is one
+// sequence at consecutive positions, a batched decoding step one token of each of several
+// sequences), and each pair (x₀, x₁) of a head's dimensions:
 //   x₀' = x₀·cos(pos·θᵢ) − x₁·sin(pos·θᵢ),  x₁' = x₀·sin(pos·θᵢ) + x₁·cos(pos·θᵢ)
 // with pairs (2i, 2i+1) when neox = 0 (interleaved, GGUF llama) or (i, i + d/2) when
 // neox = 1 (NeoX, e.g. qwen2). cos/sin come from a table computed on the host in f64
 // (cs[pos · d/2 + i] = (cos, sin)), so long positions keep their precision on any GPU.
 // q [tokens, n_heads, d] is rotated in place; rotated k and plain v of kv-head h go to
-// cache_k/cache_v [h, ctx, d] at row pos.
+// cache_k/cache_v [sequences, n_kv, ctx, d] at [seq, h, pos].
 // Launch: workgroup_size 64, one invocation per (head, pair): grid = (ceil((n_heads + n_kv) · d/2 / 64), tokens).
 struct Batch { n_tokens: u32, pos0: u32, _a: u32, _b: u32 }
 struct Params { n_heads: u32, n_kv: u32, head_dim: u32, ctx: u32, neox: u32, _a: u32, _b: u32, _c: u32 }
@@ -18,6 +20,7 @@ struct Params { n_heads: u32, n_kv: u32, head_dim: u32, ctx: u32, neox: u32, _a:
 @group(0) @binding(5) var<storage, read> v: array<f32>;
 @group(0) @binding(6) var<storage, read_write> cache_k: array<f32>;
 @group(0) @binding(7) var<storage, read_write> cache_v: array<f32>;
+@group(0) @binding(8) var<storage, read> slots: array<vec2<u32>>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -28,7 +31,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (head >= p.n_heads + p.n_kv || t >= batch.n_tokens) {
         return;
     }
-    let pos = batch.pos0 + t;
+    let seq = slots[t].x;
+    let pos = slots[t].y;
     let c = cs[pos * half + i];
     var i0 = 2u * i;
     var i1 = 2u * i + 1u;
@@ -45,7 +49,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     } else {
         let h = head - p.n_heads;
         let o = (t * p.n_kv + h) * p.head_dim;
-        let dst = (h * p.ctx + pos) * p.head_dim;
+        let dst = ((seq * p.n_kv + h) * p.ctx + pos) * p.head_dim;
         let x0 = k[o + i0];
         let x1 = k[o + i1];
         cache_k[dst + i0] = x0 * c.x - x1 * c.y;

@@ -47,6 +47,9 @@ pub struct EngineOptions {
     /// matmul_swiglu_cpu.wgsl; default). Off (or `XLINGO_CPU_KERNELS=0`), the GPU kernels run
     /// there too: for comparisons and to test them on lavapipe.
     pub cpu_kernels: bool,
+    /// Sequences the KV cache holds side by side, for [`Engine::generate_batch`] (each gets
+    /// `context` positions; the cache grows by this factor). 1 for a chat.
+    pub sequences: usize,
 }
 
 impl Default for EngineOptions {
@@ -58,6 +61,7 @@ impl Default for EngineOptions {
             capture_hidden: false,
             weight_binding_limit: None,
             cpu_kernels: true,
+            sequences: 1,
         }
     }
 }
@@ -69,10 +73,13 @@ pub enum Want {
     Nothing,
     /// Logits of the last position.
     LastLogits,
-    /// Logits of every position (needs `EngineOptions::all_logits`).
+    /// Logits of every position (needs `EngineOptions::all_logits` or several sequences).
     AllLogits,
     /// The arg-max of the last position's logits, computed on the GPU.
     Argmax,
+    /// The arg-max of every position's logits, computed on the GPU (as `AllLogits`, it needs
+    /// `all_logits` or several sequences).
+    AllArgmax,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -80,6 +87,8 @@ pub struct ForwardOutput {
     /// [rows, vocab] row-major: one row for `LastLogits`, one per token for `AllLogits`.
     pub logits: Vec<f32>,
     pub argmax: Option<u32>,
+    /// With `AllArgmax`: one per token.
+    pub argmaxes: Vec<u32>,
     /// With `capture_hidden`: n_layers + 1 entries (after the embedding, then after each
     /// layer), each [tokens, hidden_size] row-major.
     pub hidden: Vec<Vec<f32>>,
@@ -121,6 +130,8 @@ struct Buffers {
     scores: wgpu::Buffer,
     rope: wgpu::Buffer,
     argmax: wgpu::Buffer,
+    /// (sequence, position) of each token of the chunk, for rope_kv.wgsl and attention.wgsl.
+    slots: wgpu::Buffer,
     hidden: Option<wgpu::Buffer>,
     empty: wgpu::Buffer,
 }
@@ -232,10 +243,15 @@ pub struct Engine {
     body: Vec<Op>,
     head_last: Vec<Op>,
     head_all: Vec<Op>,
+    /// Over one row (the last token's logits) and over every token's row.
     argmax: Dispatch,
-    /// The tokens whose keys and values the cache holds (its length is the next position), so
-    /// that a new prompt sharing a prefix with them (the next turn of a chat) skips that prefix.
+    argmax_all: Dispatch,
+    /// The tokens whose keys and values sequence 0's cache holds (its length is the next
+    /// position), so that a new prompt sharing a prefix with them (the next turn of a chat)
+    /// skips that prefix.
     cached: Vec<u32>,
+    /// Positions filled in each sequence's cache (`lengths[0] == cached.len()`).
+    lengths: Vec<usize>,
     weight_bytes: u64,
     buffer_bytes: u64,
     kv_bytes: u64,
@@ -478,6 +494,7 @@ impl Engine {
         let c = &config;
         let context = options.context.unwrap_or(c.context_length).max(1);
         let chunk = options.prefill_chunk.clamp(1, context);
+        let sequences = options.sequences.max(1);
         if !c.head_dim.is_multiple_of(4)
             || c.head_dim > 256
             || c.n_kv_heads == 0
@@ -538,7 +555,8 @@ impl Engine {
                 mapped_at_creation: false,
             }))
         };
-        let logit_rows = if options.all_logits { chunk } else { 1 };
+        let every_row = options.all_logits || sequences > 1;
+        let logit_rows = if every_row { chunk } else { 1 };
         let (inv_freq, position_scale) = {
             let factors = if source.contains("rope_freqs.weight") {
                 Some(source.vector("rope_freqs.weight", hd / 2)?)
@@ -569,7 +587,8 @@ impl Engine {
             logits: f32s("logits", logit_rows * vocab)?,
             scores: f32s("scores", c.n_heads * chunk * context)?,
             rope: f32_buffer(gpu, "rope cos/sin", &table),
-            argmax: f32s("argmax", 2)?,
+            argmax: f32s("argmax", 2 * chunk)?,
+            slots: f32s("slots", 2 * chunk)?,
             hidden: if options.capture_hidden {
                 Some(f32s("hidden", (c.n_layers + 1) * chunk * d)?)
             } else {
@@ -637,7 +656,7 @@ impl Engine {
         // capture can be switched on later without rebuilding the engine.
         body.push(Op::Capture(0));
 
-        let kv_layer = c.n_kv_heads * context * hd;
+        let kv_layer = sequences * c.n_kv_heads * context * hd;
         let mut layers = Vec::with_capacity(c.n_layers);
         let mut kv_bytes = 0;
         for i in 0..c.n_layers {
@@ -708,11 +727,7 @@ impl Engine {
             ops
         };
         let head_last = head_ops(true);
-        let head_all = if options.all_logits {
-            head_ops(false)
-        } else {
-            vec![]
-        };
+        let head_all = if every_row { head_ops(false) } else { vec![] };
         let argmax_kernel = b.kernels.get(
             gpu,
             "argmax",
@@ -722,12 +737,13 @@ impl Engine {
             &[Slot::Uniform, Slot::Read, Slot::Write],
         );
         let params = uniform(gpu, "argmax", &[vocab as u32, 0, 0, 0]);
-        let argmax = Dispatch {
+        let argmax_over = |y| Dispatch {
             bind: bind(gpu, &argmax_kernel, &[&params, &bufs.logits, &bufs.argmax]),
-            kernel: argmax_kernel,
+            kernel: argmax_kernel.clone(),
             x: 1,
-            y: Rows::One,
+            y,
         };
+        let (argmax, argmax_all) = (argmax_over(Rows::One), argmax_over(Rows::Tokens));
         Ok(Engine {
             gpu: gpu.clone(),
             config,
@@ -743,7 +759,9 @@ impl Engine {
             head_last,
             head_all,
             argmax,
+            argmax_all,
             cached: Vec::new(),
+            lengths: vec![0; sequences],
             weight_bytes,
             buffer_bytes,
             kv_bytes,
@@ -793,6 +811,7 @@ impl Builder<'_> {
                 Slot::Read,
                 Slot::Write,
                 Slot::Write,
+                Slot::Read,
             ],
         );
         let layout = match c.rope_layout {
@@ -819,8 +838,15 @@ impl Builder<'_> {
                 self.gpu,
                 &rope,
                 &[
-                    self.step, &params, &bufs.rope, &bufs.q, &bufs.k, &bufs.v, &l.cache_k,
+                    self.step,
+                    &params,
+                    &bufs.rope,
+                    &bufs.q,
+                    &bufs.k,
+                    &bufs.v,
+                    &l.cache_k,
                     &l.cache_v,
+                    &bufs.slots,
                 ],
             ),
             kernel: rope,
@@ -841,6 +867,7 @@ impl Builder<'_> {
                 Slot::Read,
                 Slot::Write,
                 Slot::Write,
+                Slot::Read,
             ],
         );
         let scale = (1.0 / (hd as f64).sqrt()) as f32;
@@ -870,6 +897,7 @@ impl Builder<'_> {
                     &l.cache_v,
                     &bufs.scores,
                     &bufs.att,
+                    &bufs.slots,
                 ],
             ),
             kernel: attention,
@@ -988,7 +1016,13 @@ impl Engine {
         self.cached.len()
     }
 
-    /// Bytes of the KV cache (f32 keys and values for every layer and position), allocated up front.
+    /// Sequences the KV cache holds side by side (`EngineOptions::sequences`).
+    pub fn sequences(&self) -> usize {
+        self.lengths.len()
+    }
+
+    /// Bytes of the KV cache (f32 keys and values for every layer, sequence and position),
+    /// allocated up front.
     pub fn kv_cache_bytes(&self) -> u64 {
         self.kv_bytes
     }
@@ -1008,14 +1042,17 @@ impl Engine {
         &self.notes
     }
 
-    /// Start a new sequence; the weights stay where they are.
+    /// Start anew (every sequence empty); the weights stay where they are.
     pub fn reset(&mut self) {
+        self.lengths.fill(0);
         self.rewind(0);
     }
 
-    /// Forget the cache after `position` (positions past it are overwritten by what runs next).
+    /// Forget sequence 0's cache after `position` (positions past it are overwritten by what
+    /// runs next).
     pub fn rewind(&mut self, position: usize) {
         self.cached.truncate(position);
+        self.lengths[0] = self.cached.len();
     }
 
     /// Switch recording of the residual stream (after the embedding and after every layer,
@@ -1049,44 +1086,71 @@ impl Engine {
 
     /// Run `tokens` after what the cache holds, in chunks of at most `prefill_chunk`.
     pub async fn forward(&mut self, tokens: &[u32], want: Want) -> Result<ForwardOutput> {
-        if tokens.is_empty() {
+        let entries: Vec<(usize, u32)> = tokens.iter().map(|&t| (0, t)).collect();
+        let out = self.run(&entries, want).await?;
+        self.cached.extend_from_slice(tokens);
+        Ok(out)
+    }
+
+    /// Run `(sequence, token)` pairs, each token after what its sequence's cache holds (a
+    /// prompt is one sequence's tokens in order; a step of [`Engine::generate_batch`] one token
+    /// of each sequence), in chunks of at most `prefill_chunk`. The rows of `AllLogits` and
+    /// `AllArgmax` follow `entries`.
+    async fn run(&mut self, entries: &[(usize, u32)], want: Want) -> Result<ForwardOutput> {
+        if entries.is_empty() {
             return Err(GpuError::Invalid("no tokens to run".into()));
         }
-        if want == Want::AllLogits && !self.options.all_logits {
+        let every_row = self.options.all_logits || self.sequences() > 1;
+        if matches!(want, Want::AllLogits | Want::AllArgmax) && !every_row {
             return Err(GpuError::Invalid(
                 "all logits were not enabled when the engine was created (EngineOptions::all_logits)".into(),
             ));
         }
-        let needed = self.cached.len() + tokens.len();
-        if needed > self.context {
-            return Err(GpuError::ContextExceeded {
-                needed,
-                context: self.context,
-            });
+        let mut lengths = self.lengths.clone();
+        let mut slots = Vec::with_capacity(entries.len());
+        for &(seq, token) in entries {
+            if seq >= lengths.len() {
+                return Err(GpuError::Invalid(format!(
+                    "sequence {seq} does not exist (the engine holds {})",
+                    lengths.len()
+                )));
+            }
+            if token as usize >= self.config.vocab_size {
+                return Err(GpuError::Invalid(format!(
+                    "token id {token} is outside the vocabulary ({} tokens)",
+                    self.config.vocab_size
+                )));
+            }
+            if lengths[seq] >= self.context {
+                return Err(GpuError::ContextExceeded {
+                    needed: self.lengths[seq] + entries.iter().filter(|e| e.0 == seq).count(),
+                    context: self.context,
+                });
+            }
+            slots.push([seq as u32, lengths[seq] as u32]);
+            lengths[seq] += 1;
         }
-        if let Some(&bad) = tokens
-            .iter()
-            .find(|&&t| t as usize >= self.config.vocab_size)
-        {
-            return Err(GpuError::Invalid(format!(
-                "token id {bad} is outside the vocabulary ({} tokens)",
-                self.config.vocab_size
-            )));
-        }
+        let tokens: Vec<u32> = entries.iter().map(|e| e.1).collect();
         let mut out = ForwardOutput::default();
         if self.bufs.hidden.is_some() {
             out.hidden = vec![Vec::new(); self.config.n_layers + 1];
         }
         let n_chunks = tokens.len().div_ceil(self.chunk);
-        for (i, part) in tokens.chunks(self.chunk).enumerate() {
+        for (i, (part, part_slots)) in tokens
+            .chunks(self.chunk)
+            .zip(slots.chunks(self.chunk))
+            .enumerate()
+        {
             let last = i + 1 == n_chunks;
             let part_want = match want {
-                Want::AllLogits => Want::AllLogits,
+                Want::AllLogits | Want::AllArgmax => want,
                 w if last => w,
                 _ => Want::Nothing,
             };
-            self.run_chunk(part, part_want);
-            self.cached.extend_from_slice(part);
+            self.run_chunk(part, part_slots, part_want);
+            for &[seq, _] in part_slots {
+                self.lengths[seq as usize] += 1;
+            }
             let vocab = self.config.vocab_size;
             match part_want {
                 Want::Nothing => {}
@@ -1098,6 +1162,11 @@ impl Engine {
                 Want::Argmax => {
                     let words = self.read_f32(&self.bufs.argmax, 0, 1).await?;
                     out.argmax = Some(words[0].to_bits());
+                }
+                Want::AllArgmax => {
+                    let words = self.read_f32(&self.bufs.argmax, 0, 2 * part.len()).await?;
+                    out.argmaxes
+                        .extend(words.iter().step_by(2).map(|w| w.to_bits()));
                 }
             }
             if let Some(hidden) = &self.bufs.hidden {
@@ -1130,6 +1199,8 @@ impl Engine {
         let n = tokens.len().min(self.chunk);
         let queue = &self.gpu.queue;
         queue.write_buffer(&self.bufs.tokens, 0, bytemuck::cast_slice(&tokens[..n]));
+        let slots: Vec<[u32; 2]> = (0..n as u32).map(|p| [0, p]).collect();
+        queue.write_buffer(&self.bufs.slots, 0, bytemuck::cast_slice(&slots));
         queue.write_buffer(
             &self.bufs.step,
             0,
@@ -1163,20 +1234,21 @@ impl Engine {
     }
 
     /// Encode and submit one chunk: the layers, then the head the caller wants.
-    fn run_chunk(&self, tokens: &[u32], want: Want) {
+    fn run_chunk(&self, tokens: &[u32], slots: &[[u32; 2]], want: Want) {
         let n = tokens.len() as u32;
         let queue = &self.gpu.queue;
         queue.write_buffer(&self.bufs.tokens, 0, bytemuck::cast_slice(tokens));
+        queue.write_buffer(&self.bufs.slots, 0, bytemuck::cast_slice(slots));
         queue.write_buffer(
             &self.bufs.step,
             0,
-            bytemuck::cast_slice(&[n, self.cached.len() as u32, 0, 0]),
+            bytemuck::cast_slice(&[n, slots[0][1], 0, 0]),
         );
         let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
         let head: &[Op] = match want {
             Want::Nothing => &[],
             Want::LastLogits | Want::Argmax => &self.head_last,
-            Want::AllLogits => &self.head_all,
+            Want::AllLogits | Want::AllArgmax => &self.head_all,
         };
         let d = self.config.hidden_size as u64;
         let mut pass = Some(
@@ -1210,13 +1282,18 @@ impl Engine {
                 }
             }
         }
-        if want == Want::Argmax {
+        let argmax = match want {
+            Want::Argmax => Some(&self.argmax),
+            Want::AllArgmax => Some(&self.argmax_all),
+            _ => None,
+        };
+        if let Some(argmax) = argmax {
             let pass = pass.get_or_insert_with(|| {
                 encoder
                     .begin_compute_pass(&Default::default())
                     .forget_lifetime()
             });
-            Self::dispatch(pass, &self.argmax, n);
+            Self::dispatch(pass, argmax, n);
         }
         drop(pass);
         queue.submit([encoder.finish()]);
@@ -1271,6 +1348,125 @@ impl Engine {
                 Err(reason) => return Ok((generation.into_tokens(), reason)),
             }
         }
+    }
+
+    /// Generate after each of `prompts` (evaluation: many independent prompts), up to
+    /// `EngineOptions::sequences` at a time: every decoding step runs one token of each live
+    /// sequence in a single forward pass, so the weights are read once for all of them, and a
+    /// finished sequence's place goes to the next prompt at once. `on_token(i, token)` sees
+    /// prompt i's tokens (false stops that one); `on_done(i, tokens, reason)` is called as
+    /// soon as prompt i is finished (to save results as they come). The returned results
+    /// follow `prompts`. Greedy decoding
+    /// without a repetition penalty takes the arg-maxes on the GPU. The engine is reset before
+    /// and after (a chat's cached prefix is gone).
+    pub async fn generate_batch(
+        &mut self,
+        prompts: &[Vec<u32>],
+        options: &GenerateOptions,
+        mut on_token: impl FnMut(usize, u32) -> bool,
+        mut on_done: impl FnMut(usize, &[u32], StopReason),
+    ) -> Result<Vec<(Vec<u32>, StopReason)>> {
+        if let Some(i) = prompts.iter().position(|p| p.is_empty()) {
+            return Err(GpuError::Invalid(format!("prompt {i} is empty")));
+        }
+        if let Some(p) = prompts.iter().find(|p| p.len() >= self.context) {
+            return Err(GpuError::ContextExceeded {
+                needed: p.len() + 1,
+                context: self.context,
+            });
+        }
+        struct Live<'a> {
+            prompt: usize,
+            seq: usize,
+            generation: Generation<'a>,
+            next: u32,
+        }
+        let p = &options.sampling;
+        let on_gpu = p.temperature <= 0.0 && p.repeat_penalty == 1.0;
+        let vocab = self.config.vocab_size;
+        let mut results: Vec<Option<(Vec<u32>, StopReason)>> = vec![None; prompts.len()];
+        let mut free: Vec<usize> = (0..self.sequences()).rev().collect();
+        let mut live: Vec<Live> = Vec::new();
+        let mut queued = 0..prompts.len();
+        self.reset();
+        loop {
+            // Free places take the next prompts: read each (its own pass), take its first token.
+            while !free.is_empty() && !queued.is_empty() {
+                let (i, seq) = (
+                    queued.next().unwrap_or_default(),
+                    free.pop().unwrap_or_default(),
+                );
+                self.lengths[seq] = 0;
+                let entries: Vec<(usize, u32)> = prompts[i].iter().map(|&t| (seq, t)).collect();
+                let want = if on_gpu {
+                    Want::Argmax
+                } else {
+                    Want::LastLogits
+                };
+                let mut out = self.run(&entries, want).await?;
+                let mut generation = Generation::new(&prompts[i], options, self.context);
+                match generation.next(out.argmax, &mut out.logits, &mut |t| on_token(i, t)) {
+                    Ok(next) => live.push(Live {
+                        prompt: i,
+                        seq,
+                        generation,
+                        next,
+                    }),
+                    Err(reason) => {
+                        let tokens = generation.into_tokens();
+                        on_done(i, &tokens, reason);
+                        results[i] = Some((tokens, reason));
+                        free.push(seq);
+                    }
+                }
+            }
+            if live.is_empty() {
+                break;
+            }
+            // One step of every live sequence.
+            // (One live sequence takes the single-row head, which every engine has.)
+            let entries: Vec<(usize, u32)> = live.iter().map(|l| (l.seq, l.next)).collect();
+            let single = live.len() == 1;
+            let want = match (single, on_gpu) {
+                (true, true) => Want::Argmax,
+                (true, false) => Want::LastLogits,
+                (false, true) => Want::AllArgmax,
+                (false, false) => Want::AllLogits,
+            };
+            let mut out = self.run(&entries, want).await?;
+            let mut still = Vec::with_capacity(live.len());
+            for (row, mut l) in live.into_iter().enumerate() {
+                let chosen = if single {
+                    out.argmax
+                } else {
+                    out.argmaxes.get(row).copied()
+                };
+                let logits: &mut [f32] = if on_gpu {
+                    &mut []
+                } else {
+                    &mut out.logits[row * vocab..(row + 1) * vocab]
+                };
+                let prompt = l.prompt;
+                match l
+                    .generation
+                    .next(chosen, logits, &mut |t| on_token(prompt, t))
+                {
+                    Ok(next) => {
+                        l.next = next;
+                        still.push(l);
+                    }
+                    Err(reason) => {
+                        let tokens = l.generation.into_tokens();
+                        on_done(prompt, &tokens, reason);
+                        results[prompt] = Some((tokens, reason));
+                        free.push(l.seq);
+                    }
+                }
+            }
+            live = still;
+        }
+        self.reset();
+        Ok(results.into_iter().flatten().collect())
     }
 }
 

@@ -389,6 +389,99 @@ fn greedy_generation_equals_the_reference_generator() {
 }
 
 #[test]
+fn batched_generation_equals_one_prompt_at_a_time() {
+    let gpu = gpu();
+    // Five prompts of different lengths for three places: the first three start together, the
+    // others take the places of those that finish first. Prompt i stops after 3 + 2i tokens
+    // (its callback), so the sequences end at different steps.
+    let prompts: Vec<Vec<u32>> = (0..5)
+        .map(|i| {
+            PROMPT[i..]
+                .iter()
+                .map(|&t| (t + 7 * i as u32) % 96)
+                .collect()
+        })
+        .collect();
+    let greedy = GenerateOptions {
+        max_tokens: 12,
+        stop_ids: vec![],
+        sampling: SamplingParams::greedy(),
+    };
+    let sampled = GenerateOptions {
+        sampling: SamplingParams {
+            seed: 5,
+            ..SamplingParams::default()
+        },
+        ..greedy.clone()
+    };
+    let stop_after = |i: usize| 3 + 2 * i;
+    for (arch, cpu_kernels) in arch_and_kernels(&gpu) {
+        let config = tiny_config(arch);
+        let gguf = tiny_gguf(&config, GgmlType::Q8_0);
+        let mut one = engine(
+            &gpu,
+            &gguf,
+            EngineOptions {
+                cpu_kernels,
+                ..Default::default()
+            },
+        );
+        // A chunk of 2: a step of three sequences runs in two parts.
+        let mut batch = engine(
+            &gpu,
+            &gguf,
+            EngineOptions {
+                cpu_kernels,
+                sequences: 3,
+                prefill_chunk: 2,
+                ..Default::default()
+            },
+        );
+        assert_eq!(batch.sequences(), 3);
+        assert_eq!(batch.kv_cache_bytes(), 3 * one.kv_cache_bytes());
+        for options in [&greedy, &sampled] {
+            let want: Vec<Vec<u32>> = prompts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    one.reset();
+                    let mut n = 0;
+                    let (tokens, _) = pollster::block_on(one.generate(p, options, |_| {
+                        n += 1;
+                        n < stop_after(i)
+                    }))
+                    .unwrap();
+                    tokens
+                })
+                .collect();
+            let mut streamed = vec![vec![]; prompts.len()];
+            let mut done = vec![None; prompts.len()];
+            let got = pollster::block_on(batch.generate_batch(
+                &prompts,
+                options,
+                |i, t| {
+                    streamed[i].push(t);
+                    streamed[i].len() < stop_after(i)
+                },
+                |i, tokens, _| done[i] = Some(tokens.to_vec()),
+            ))
+            .unwrap();
+            assert_eq!(done.iter().flatten().count(), prompts.len());
+            let got: Vec<Vec<u32>> = got.into_iter().map(|(tokens, _)| tokens).collect();
+            let label = format!("{arch} (CPU kernels {cpu_kernels}), {:?}", options.sampling);
+            assert_eq!(got, want, "{label}");
+            assert_eq!(streamed, want, "{label}");
+            assert_eq!(
+                done.into_iter().flatten().collect::<Vec<_>>(),
+                want,
+                "{label}"
+            );
+            assert_eq!(got[4].len(), stop_after(4).min(12), "{label}");
+        }
+    }
+}
+
+#[test]
 fn the_context_is_enforced_with_a_clear_error() {
     let gpu = gpu();
     let config = tiny_config("llama");

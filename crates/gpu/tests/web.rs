@@ -33,8 +33,9 @@ async fn tiny_model_in_the_browser_matches_the_reference() {
         .await
         .expect("WebGPU adapter (see webdriver.json)");
     console_log!(
-        "adapter: {} ({:?})",
+        "adapter: {} ({:?}, {:?})",
         gpu.adapter,
+        gpu.device_type,
         gpu.limits.max_storage_buffer_binding_size
     );
     let options = EngineOptions {
@@ -64,4 +65,29 @@ async fn tiny_model_in_the_browser_matches_the_reference() {
     };
     let (tokens, _) = engine.generate(&prompt, &options, |_| true).await.unwrap();
     assert_eq!(tokens, greedy);
+
+    // Two prompts decoded together: each gets what it gets alone.
+    let shorter = prompt[2..].to_vec();
+    engine.reset();
+    let (alone, _) = engine.generate(&shorter, &options, |_| true).await.unwrap();
+    let mut batch = Engine::from_gguf(
+        &gpu,
+        &gguf,
+        EngineOptions {
+            sequences: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let both = batch
+        .generate_batch(
+            &[prompt.clone(), shorter],
+            &options,
+            |_, _| true,
+            |_, _, _| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(both[0].0, greedy);
+    assert_eq!(both[1].0, alone);
 }
