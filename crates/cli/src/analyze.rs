@@ -67,6 +67,7 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
         engine: EngineChoice::Reference,
         device: args.device,
         context: None,
+        sequences: 1,
     };
     let session = Session::load(&model_path, &spec)
         .with_context(|| format!("loading {}", model_path.display()))?;

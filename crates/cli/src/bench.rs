@@ -43,6 +43,11 @@ pub struct BenchArgs {
     /// Also time each WGSL kernel of one decode step and one prefill chunk (gpu engine).
     #[arg(long)]
     profile: bool,
+    /// Sequences decoded together (the WGSL engine's batched generation, as `xlingo eval`
+    /// uses it): this many prompts (the passage from different offsets) per run; prefill and
+    /// decode tok/s count all of them. The reference engine runs them one after another.
+    #[arg(long, default_value_t = 1)]
+    batch_size: usize,
 }
 
 const PASSAGE: &str = "The history of languages is a history of people moving, trading and \
@@ -56,8 +61,8 @@ struct Run {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
-    if args.runs == 0 || args.prompt_tokens == 0 || args.gen_tokens < 2 {
-        bail!("need --runs ≥ 1, --prompt-tokens ≥ 1 and --gen-tokens ≥ 2");
+    if args.runs == 0 || args.prompt_tokens == 0 || args.gen_tokens < 2 || args.batch_size == 0 {
+        bail!("need --runs ≥ 1, --prompt-tokens ≥ 1, --gen-tokens ≥ 2 and --batch-size ≥ 1");
     }
     let path = resolve_model(&args.model)?;
     let spec = EngineSpec {
@@ -67,10 +72,15 @@ pub fn run(args: BenchArgs) -> Result<()> {
             args.context
                 .unwrap_or(args.prompt_tokens + args.gen_tokens + 1),
         ),
+        sequences: args.batch_size,
     };
     let mut session =
         Session::load(&path, &spec).with_context(|| format!("loading {}", path.display()))?;
-    let prompt = prompt_ids(&session, args.prompt_tokens)?;
+    let passage = prompt_ids(&session, args.prompt_tokens + args.batch_size - 1)?;
+    let prompts: Vec<Vec<u32>> = (0..args.batch_size)
+        .map(|i| passage[i..i + args.prompt_tokens].to_vec())
+        .collect();
+    let prompt = &prompts[0];
     let options = GenerateOptions {
         max_tokens: args.gen_tokens,
         stop_ids: vec![],
@@ -88,17 +98,28 @@ pub fn run(args: BenchArgs) -> Result<()> {
         // Every run measures the whole prompt: no prefix reused from the previous run.
         session.engine.reset();
         let started = Instant::now();
-        let mut first = None;
-        let (tokens, _) = session.engine.generate(&prompt, &options, |_| {
-            first.get_or_insert_with(|| started.elapsed().as_secs_f64());
+        let mut first = vec![None; args.batch_size];
+        let mut generated = 0;
+        let mut on_token = |i: usize| {
+            first[i].get_or_insert_with(|| started.elapsed().as_secs_f64());
+            generated += 1;
             true
-        })?;
+        };
+        if args.batch_size == 1 {
+            session.engine.generate(prompt, &options, |_| on_token(0))?;
+        } else {
+            session
+                .engine
+                .generate_batch(&prompts, &options, |i, _| on_token(i), |_, _, _| {})?;
+        }
         let total = started.elapsed().as_secs_f64();
-        let ttft = first.unwrap_or(total);
+        // Prefill: until every prompt has its first token; decode: the tokens after those.
+        let firsts: Vec<f64> = first.iter().map(|t| t.unwrap_or(total)).collect();
+        let all_first = firsts.iter().copied().fold(0.0, f64::max);
         let run = Run {
-            prefill_tok_s: prompt.len() as f64 / ttft,
-            decode_tok_s: (tokens.len() - 1) as f64 / (total - ttft).max(1e-9),
-            ttft_s: ttft,
+            prefill_tok_s: (args.batch_size * prompt.len()) as f64 / all_first,
+            decode_tok_s: (generated - args.batch_size) as f64 / (total - all_first).max(1e-9),
+            ttft_s: firsts[0],
         };
         if !args.json {
             eprintln!(
@@ -148,6 +169,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             "model": path.display().to_string(),
             "prompt_tokens": prompt.len(),
             "gen_tokens": args.gen_tokens,
+            "batch_size": args.batch_size,
             "runs": args.runs,
             "prefill_tok_s": prefill.to_json(),
             "decode_tok_s": decode.to_json(),
@@ -160,10 +182,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
         println!("engine   {engine} ({device})");
         println!("model    {}", path.display());
         println!(
-            "prompt   {} tokens, generate {} tokens, {} runs",
+            "prompt   {} tokens, generate {} tokens, {} runs{}",
             prompt.len(),
             args.gen_tokens,
-            args.runs
+            args.runs,
+            match args.batch_size {
+                1 => String::new(),
+                n => format!(", {n} sequences together (tok/s count all)"),
+            }
         );
         println!("prefill  {} tok/s", prefill.show(1));
         println!("decode   {} tok/s", decode.show(1));

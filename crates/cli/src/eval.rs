@@ -21,7 +21,7 @@ use xlingo_eval::{BleuConfig, ChrfConfig, Flores, Tokenizer, corpus_bleu, corpus
 use xlingo_model::{GenerateOptions, SamplingParams};
 
 use crate::assets::{DEFAULT_MODEL, write_atomically};
-use crate::session::{DeviceChoice, EngineChoice, EngineSpec, Session, resolve_model};
+use crate::session::{DeviceChoice, EngineChoice, EngineSpec, Session, Text, resolve_model};
 
 #[derive(Subcommand, Debug)]
 pub enum EvalCommand {
@@ -61,9 +61,13 @@ pub struct Common {
     engine: EngineChoice,
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceChoice,
-    /// KV-cache positions of the WGSL engine.
+    /// KV-cache positions of the WGSL engine (default: the longest prompt plus --max-tokens).
     #[arg(long)]
     context: Option<usize>,
+    /// Prompts the WGSL engine decodes together: each step reads the weights once for all of
+    /// them (the KV cache holds this many sequences). The reference engine runs one at a time.
+    #[arg(long, default_value_t = 8)]
+    batch_size: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -424,10 +428,23 @@ fn predict(common: &Common, items: &[Item]) -> Result<HashMap<String, String>> {
     }
 
     let model_path = resolve_model(&common.model)?;
+    // Prompts first (tokenizer and template only), so that the KV cache is sized for them.
+    let text =
+        Text::load(&model_path).with_context(|| format!("loading {}", model_path.display()))?;
+    let prompts = todo
+        .iter()
+        .map(|item| prompt_ids(&text, common.prompt, item))
+        .collect::<Result<Vec<_>>>()?;
+    let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
     let spec = EngineSpec {
         engine: common.engine,
         device: common.device,
-        context: common.context,
+        context: Some(
+            common
+                .context
+                .unwrap_or((longest + common.max_tokens + 1).min(text.config.context_length)),
+        ),
+        sequences: common.batch_size.max(1),
     };
     let mut session = Session::load(&model_path, &spec)
         .with_context(|| format!("loading {}", model_path.display()))?;
@@ -452,12 +469,14 @@ fn predict(common: &Common, items: &[Item]) -> Result<HashMap<String, String>> {
     bar.set_position(done.len() as u64);
     let started = Instant::now();
     let generating = todo.len();
-    for item in todo {
-        let ids = prompt_ids(&session, common.prompt, item)?;
-        let (tokens, _) = session.engine.generate(&ids, &options, |_| true)?;
-        let text = session
-            .tokenizer
-            .decode(&tokens, true)
+    // Each answer is appended as soon as it is finished (batched answers finish out of
+    // order), so an interrupted run keeps them; the first write error ends the run.
+    let failed: std::cell::RefCell<Option<anyhow::Error>> = Default::default();
+    let tokenizer = &session.tokenizer;
+    let mut save = |i: usize, tokens: &[u32]| -> Result<()> {
+        let item = todo[i];
+        let text = tokenizer
+            .decode(tokens, true)
             .map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?;
         let prediction = clean_prediction(&text);
         let line = json!({
@@ -465,13 +484,27 @@ fn predict(common: &Common, items: &[Item]) -> Result<HashMap<String, String>> {
             "input": item.input,
             "prediction": prediction,
             "raw": text,
-            "prompt_tokens": ids.len(),
+            "prompt_tokens": prompts[i].len(),
             "generated_tokens": tokens.len(),
         });
         writeln!(file, "{line}")?;
         file.flush()?;
         done.insert(item.id.clone(), prediction);
         bar.inc(1);
+        Ok(())
+    };
+    session.engine.generate_batch(
+        &prompts,
+        &options,
+        |_, _| failed.borrow().is_none(),
+        |i, tokens, _| {
+            if failed.borrow().is_none() {
+                *failed.borrow_mut() = save(i, tokens).err();
+            }
+        },
+    )?;
+    if let Some(e) = failed.into_inner() {
+        return Err(e.context(format!("writing {}", path.display())));
     }
     file.sync_all()?;
     bar.finish_and_clear();
@@ -484,7 +517,7 @@ fn predict(common: &Common, items: &[Item]) -> Result<HashMap<String, String>> {
 
 /// The prompt's token ids in the chosen style, rendered exactly as training renders a
 /// prompt (xlingo-data), so that a tuned model is asked the way it was taught.
-fn prompt_ids(session: &Session, style: PromptStyle, item: &Item) -> Result<Vec<u32>> {
+fn prompt_ids(text: &Text, style: PromptStyle, item: &Item) -> Result<Vec<u32>> {
     let example = xlingo_data::Example {
         instruction: item.instruction.clone(),
         input: item.input.clone(),
@@ -494,7 +527,7 @@ fn prompt_ids(session: &Session, style: PromptStyle, item: &Item) -> Result<Vec<
     };
     let (style, add_special) = match style {
         PromptStyle::Chat => {
-            let template = session
+            let template = text
                 .template
                 .as_ref()
                 .context("the model has no chat template; use --prompt alpaca")?;
@@ -508,12 +541,12 @@ fn prompt_ids(session: &Session, style: PromptStyle, item: &Item) -> Result<Vec<
         }
         PromptStyle::Alpaca => (xlingo_data::prompt::PromptStyle::Alpaca, true),
     };
-    let text = xlingo_data::prompt::render(&example, &style)
+    let prompt = xlingo_data::prompt::render(&example, &style)
         .map_err(|e| anyhow::anyhow!("prompt: {e}"))?
         .prompt;
-    let encoding = session
+    let encoding = text
         .tokenizer
-        .encode(text.as_str(), add_special)
+        .encode(prompt.as_str(), add_special)
         .map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?;
     Ok(encoding.get_ids().to_vec())
 }

@@ -72,6 +72,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         engine: args.engine,
         device: args.device,
         context: args.context,
+        sequences: 1,
     };
     let mut session =
         Session::load(&path, &spec).with_context(|| format!("loading {}", path.display()))?;

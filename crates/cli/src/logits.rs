@@ -53,6 +53,7 @@ pub fn run(args: LogitsArgs) -> Result<()> {
         engine: EngineChoice::Reference,
         device: args.device,
         context: None,
+        sequences: 1,
     };
     let session =
         Session::load(&path, &spec).with_context(|| format!("loading {}", path.display()))?;

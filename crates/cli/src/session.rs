@@ -56,11 +56,15 @@ impl Engine {
     pub fn describe(&self) -> String {
         match self {
             Engine::Gpu(e) => format!(
-                "the WGSL engine on {} (weights {:.1} MB, KV cache {:.1} MB for {} positions)",
+                "the WGSL engine on {} (weights {:.1} MB, KV cache {:.1} MB for {} positions{})",
                 e.gpu().adapter,
                 e.weight_bytes() as f64 / 1e6,
                 e.kv_cache_bytes() as f64 / 1e6,
-                e.context()
+                e.context(),
+                match e.sequences() {
+                    1 => String::new(),
+                    n => format!(" × {n} sequences"),
+                }
             ),
             Engine::Reference { device, .. } => {
                 format!("the burn reference engine on {device:?}")
@@ -91,6 +95,33 @@ impl Engine {
             }
         })
     }
+
+    /// Generate after each prompt: the WGSL engine decodes up to its `sequences` at once
+    /// (`Engine::generate_batch`), the reference engine one prompt after another.
+    /// `on_token(i, token)` sees prompt i's tokens, `on_done(i, tokens, reason)` each prompt
+    /// as soon as it is finished; the results follow `prompts`.
+    pub fn generate_batch(
+        &mut self,
+        prompts: &[Vec<u32>],
+        options: &GenerateOptions,
+        mut on_token: impl FnMut(usize, u32) -> bool,
+        mut on_done: impl FnMut(usize, &[u32], StopReason),
+    ) -> Result<Vec<(Vec<u32>, StopReason)>> {
+        match self {
+            Engine::Gpu(e) => Ok(pollster::block_on(
+                e.generate_batch(prompts, options, on_token, on_done),
+            )?),
+            Engine::Reference { .. } => prompts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let (tokens, reason) = self.generate(p, options, |t| on_token(i, t))?;
+                    on_done(i, &tokens, reason);
+                    Ok((tokens, reason))
+                })
+                .collect(),
+        }
+    }
 }
 
 pub struct Session {
@@ -102,6 +133,66 @@ pub struct Session {
     pub stop_ids: Vec<u32>,
 }
 
+/// A model's text side without its weights: enough to build prompts (and to size the KV
+/// cache from them) before an engine is loaded.
+pub struct Text {
+    pub config: ModelConfig,
+    pub tokenizer: Tokenizer,
+    pub template: Option<ChatTemplate>,
+    /// Tokens that end a turn (eos, eot, …).
+    pub stop_ids: Vec<u32>,
+}
+
+impl Text {
+    pub fn load(path: &Path) -> Result<Text> {
+        if path.is_dir() {
+            Self::from_hf_dir(path)
+        } else {
+            Self::from_gguf(&Gguf::open(path)?)
+        }
+    }
+
+    fn from_gguf(gguf: &Gguf) -> Result<Text> {
+        Ok(Text {
+            config: ModelConfig::from_gguf(&gguf.header)?,
+            tokenizer: tokenizer_from_gguf(&gguf.header)?,
+            template: ChatTemplate::from_gguf(&gguf.header)?,
+            stop_ids: TokenizerInfo::from_gguf(&gguf.header)?.stop_ids,
+        })
+    }
+
+    fn from_hf_dir(dir: &Path) -> Result<Text> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
+        };
+        let config_path = dir.join("config.json");
+        let config =
+            ModelConfig::from_hf_json(&config_path.display().to_string(), &read("config.json")?)?;
+        let tokenizer = tokenizer_from_json_bytes(&read("tokenizer.json")?)?;
+        let template = match std::fs::read(dir.join("tokenizer_config.json")) {
+            Ok(bytes) => ChatTemplate::from_tokenizer_config_json(&bytes)?,
+            Err(_) => None,
+        };
+        let stop_ids = [
+            "</s>",
+            "<|im_end|>",
+            "<|endoftext|>",
+            "<|eot_id|>",
+            "<|end_of_text|>",
+        ]
+        .iter()
+        .filter_map(|name| tokenizer.token_to_id(name))
+        .collect();
+        Ok(Text {
+            config,
+            tokenizer,
+            template,
+            stop_ids,
+        })
+    }
+}
+
 /// How to run the model.
 #[derive(Clone, Debug)]
 pub struct EngineSpec {
@@ -109,6 +200,8 @@ pub struct EngineSpec {
     pub device: DeviceChoice,
     /// KV-cache positions for the WGSL engine (default: the model's context length).
     pub context: Option<usize>,
+    /// Sequences the WGSL engine decodes at once (`generate_batch`); 1 for a chat.
+    pub sequences: usize,
 }
 
 impl EngineSpec {
@@ -139,6 +232,7 @@ impl EngineSpec {
     fn gpu_options(&self) -> xlingo_gpu::EngineOptions {
         xlingo_gpu::EngineOptions {
             context: self.context,
+            sequences: self.sequences,
             ..Default::default()
         }
     }
@@ -224,14 +318,11 @@ impl Session {
 
     fn load_gguf(path: &Path, spec: &EngineSpec) -> Result<Self> {
         let gguf = Gguf::open(path)?;
-        let tokenizer = tokenizer_from_gguf(&gguf.header)?;
-        let info = TokenizerInfo::from_gguf(&gguf.header)?;
-        let template = ChatTemplate::from_gguf(&gguf.header)?;
-        let config = ModelConfig::from_gguf(&gguf.header)?;
+        let text = Text::from_gguf(&gguf)?;
         let engine = match spec.gpu()? {
             Some(gpu) => Engine::Gpu(Box::new(xlingo_gpu::Engine::new(
                 &gpu,
-                config.clone(),
+                text.config.clone(),
                 xlingo_gpu::Source::Gguf(&gguf),
                 spec.gpu_options(),
             )?)),
@@ -241,42 +332,16 @@ impl Session {
                 Engine::Reference { model, device }
             }
         };
-        Ok(Session {
-            config,
-            engine,
-            tokenizer,
-            template,
-            stop_ids: info.stop_ids,
-        })
+        Ok(Session::new(text, engine))
     }
 
     fn load_hf_dir(dir: &Path, spec: &EngineSpec) -> Result<Self> {
         let weights = xlingo_model::load::read_hf_dir(dir)?;
-        let tok_path = dir.join("tokenizer.json");
-        let tok_bytes =
-            std::fs::read(&tok_path).with_context(|| format!("reading {}", tok_path.display()))?;
-        let tokenizer = tokenizer_from_json_bytes(&tok_bytes)?;
-        let template = match std::fs::read(dir.join("tokenizer_config.json")) {
-            Ok(bytes) => ChatTemplate::from_tokenizer_config_json(&bytes)?,
-            Err(_) => None,
-        };
-        let mut stop_ids = Vec::new();
-        for name in [
-            "</s>",
-            "<|im_end|>",
-            "<|endoftext|>",
-            "<|eot_id|>",
-            "<|end_of_text|>",
-        ] {
-            if let Some(id) = tokenizer.token_to_id(name) {
-                stop_ids.push(id);
-            }
-        }
-        let config = weights.config().clone();
+        let text = Text::from_hf_dir(dir)?;
         let engine = match spec.gpu()? {
             Some(gpu) => Engine::Gpu(Box::new(xlingo_gpu::Engine::new(
                 &gpu,
-                config.clone(),
+                weights.config().clone(),
                 xlingo_gpu::Source::Weights(&weights),
                 spec.gpu_options(),
             )?)),
@@ -286,12 +351,16 @@ impl Session {
                 Engine::Reference { model, device }
             }
         };
-        Ok(Session {
-            config,
+        Ok(Session::new(text, engine))
+    }
+
+    fn new(text: Text, engine: Engine) -> Session {
+        Session {
+            config: text.config,
             engine,
-            tokenizer,
-            template,
-            stop_ids,
-        })
+            tokenizer: text.tokenizer,
+            template: text.template,
+            stop_ids: text.stop_ids,
+        }
     }
 }

@@ -530,6 +530,51 @@ fn eval_translation_scores_writes_predictions_and_resumes() {
     assert!(err.contains("generated 2 answers"), "{err}");
     assert_eq!(lines(&predictions), 3);
 
+    // The WGSL engine decoding two prompts at a time writes the same answers (in the order
+    // they finish): its batched greedy tokens equal the reference engine's.
+    let batched_dir = dir.join("batched");
+    let batched = xlingo(&[
+        "eval",
+        "translation",
+        "--model",
+        path_str(&model),
+        "--source",
+        path_str(&source),
+        "--reference",
+        path_str(&reference),
+        "--target-lang",
+        "es",
+        "--out",
+        path_str(&batched_dir),
+        "--max-tokens",
+        "6",
+        "--engine",
+        "gpu",
+        "--batch-size",
+        "2",
+    ]);
+    assert!(batched.status.success(), "{}", stderr(&batched));
+    assert!(
+        stderr(&batched).contains("× 2 sequences"),
+        "{}",
+        stderr(&batched)
+    );
+    let answers = |p: &Path| -> std::collections::BTreeMap<String, String> {
+        read_jsonl(p)
+            .iter()
+            .map(|r| {
+                (
+                    r["id"].as_str().unwrap().to_string(),
+                    r["prediction"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        answers(&batched_dir.join("predictions.jsonl")),
+        answers(&predictions)
+    );
+
     // Misaligned files are refused, naming both.
     std::fs::write(&reference, "Uno.\n").unwrap();
     let bad = eval("3");
