@@ -9,7 +9,8 @@
 //   - x, the whole chunk's activations [tokens, k], is a uniform array (X_VEC4S vec4s, written
 //     in when the kernel is assembled; the engine caps the chunk so that it fits 64 KiB);
 //   - each invocation computes R = 4 rows for T = 4 tokens: a block of W is dequantised once
-//     (load_w, from shaders/quant/) for four tokens, a block of x serves four rows;
+//     (load_w, from shaders/quant/) for four tokens, a block of x (load_x, from
+//     shaders/activations/: subgroup broadcasts where the device has them) serves four rows;
 //   - one token (decoding, or the last token for the logits) takes the fused dot_w path.
 // Measured on llvmpipe (Q4_1, 1536 × 576, 2 threads, benches: see README): ~19 ns per token and
 // 32-value block with matmul.wgsl, ~9 for one token and ~5 for four here.
@@ -33,10 +34,17 @@ struct Params { n: u32, k: u32, out_stride: u32, out_offset: u32, accumulate: u3
 @group(0) @binding(5) var<uniform> x: array<vec4<f32>, X_VEC4S>;
 @group(0) @binding(6) var<storage, read_write> y: array<f32>;
 
-// Σ_j w_j · x_j over one dequantised block and the 32 x values from vec4 index xb.
-fn dot8(w: ptr<function, array<vec4<f32>, 8>>, xb: u32) -> f32 {
-    return dot((*w)[0], x[xb]) + dot((*w)[1], x[xb + 1u]) + dot((*w)[2], x[xb + 2u]) + dot((*w)[3], x[xb + 3u])
-        + dot((*w)[4], x[xb + 4u]) + dot((*w)[5], x[xb + 5u]) + dot((*w)[6], x[xb + 6u]) + dot((*w)[7], x[xb + 7u]);
+// Σ_j w_j · x_j over one dequantised block and one token's 32 x values.
+fn dot8(w: ptr<function, array<vec4<f32>, 8>>, xs: ptr<function, array<vec4<f32>, 8>>) -> f32 {
+    return dot((*w)[0], (*xs)[0]) + dot((*w)[1], (*xs)[1]) + dot((*w)[2], (*xs)[2]) + dot((*w)[3], (*xs)[3])
+        + dot((*w)[4], (*xs)[4]) + dot((*w)[5], (*xs)[5]) + dot((*w)[6], (*xs)[6]) + dot((*w)[7], (*xs)[7]);
+}
+
+// Row block wb for the four tokens' x blocks.
+fn tile(wb: u32, xa: ptr<function, array<vec4<f32>, 8>>, xb: ptr<function, array<vec4<f32>, 8>>, xc: ptr<function, array<vec4<f32>, 8>>, xd: ptr<function, array<vec4<f32>, 8>>) -> vec4<f32> {
+    var w: array<vec4<f32>, 8>;
+    load_w(wb, &w);
+    return vec4<f32>(dot8(&w, xa), dot8(&w, xb), dot8(&w, xc), dot8(&w, xd));
 }
 
 // Row n's value for output row `row`, with bias and the residual added.
@@ -58,10 +66,10 @@ fn store(n: u32, row: u32, v: f32) {
 
 @compute @workgroup_size(16)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    // No invocation returns before load_x (subgroup operations need every lane): rows past
+    // the end are clamped, computed and not stored.
+    x_setup();
     let n0 = gid.x * R;
-    if (n0 >= p.n) {
-        return;
-    }
     let nb = p.k / 32u;
     let k4 = p.k / 4u;
     var t0 = gid.y * T;
@@ -76,7 +84,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let last = p.n - 1u;
-    let w0 = n0 * nb;
+    let w0 = min(n0, last) * nb;
     let w1 = min(n0 + 1u, last) * nb;
     let w2 = min(n0 + 2u, last) * nb;
     let w3 = min(n0 + 3u, last) * nb;
@@ -102,17 +110,20 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     var a1 = vec4<f32>(0.0);
     var a2 = vec4<f32>(0.0);
     var a3 = vec4<f32>(0.0);
-    var w: array<vec4<f32>, 8>;
+    var xa: array<vec4<f32>, 8>;
+    var xb: array<vec4<f32>, 8>;
+    var xc: array<vec4<f32>, 8>;
+    var xd: array<vec4<f32>, 8>;
     for (var b = 0u; b < nb; b++) {
         let o = b * 8u;
-        load_w(w0 + b, &w);
-        a0 += vec4<f32>(dot8(&w, x0 + o), dot8(&w, x1 + o), dot8(&w, x2 + o), dot8(&w, x3 + o));
-        load_w(w1 + b, &w);
-        a1 += vec4<f32>(dot8(&w, x0 + o), dot8(&w, x1 + o), dot8(&w, x2 + o), dot8(&w, x3 + o));
-        load_w(w2 + b, &w);
-        a2 += vec4<f32>(dot8(&w, x0 + o), dot8(&w, x1 + o), dot8(&w, x2 + o), dot8(&w, x3 + o));
-        load_w(w3 + b, &w);
-        a3 += vec4<f32>(dot8(&w, x0 + o), dot8(&w, x1 + o), dot8(&w, x2 + o), dot8(&w, x3 + o));
+        load_x(x0 + o, &xa);
+        load_x(x1 + o, &xb);
+        load_x(x2 + o, &xc);
+        load_x(x3 + o, &xd);
+        a0 += tile(w0 + b, &xa, &xb, &xc, &xd);
+        a1 += tile(w1 + b, &xa, &xb, &xc, &xd);
+        a2 += tile(w2 + b, &xa, &xb, &xc, &xd);
+        a3 += tile(w3 + b, &xa, &xb, &xc, &xd);
     }
     for (var t = 0u; t < tokens; t++) {
         store(n0, out0 + t, a0[t]);

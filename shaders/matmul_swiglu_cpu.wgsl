@@ -3,7 +3,8 @@
 // matmul_swiglu.wgsl's math (GPUs run that) with matmul_cpu.wgsl's layout, for the same reason
 // (see there): x, the chunk's activations, is a uniform array of X_VEC4S vec4s; each invocation
 // computes R = 4 rows of G and U for T = 4 tokens, dequantising each weight block once for the
-// four tokens (one token takes the fused dot_gate/dot_up path). G and U share a quantisation
+// four tokens and loading each x block once for the four rows (load_x, shaders/activations/);
+// one token takes the fused dot_gate/dot_up path. G and U share a quantisation
 // type and their row chunks (rows o..o + n → columns o..o + n of h).
 //
 // Launch: workgroup_size 16; invocation (i, j) computes rows 4i..4i + 3 for tokens 4j..4j + 3
@@ -23,9 +24,9 @@ struct Params { n: u32, k: u32, out_stride: u32, out_offset: u32 }
 @group(0) @binding(6) var<uniform> x: array<vec4<f32>, X_VEC4S>;
 @group(0) @binding(7) var<storage, read_write> h: array<f32>;
 
-fn dot8(w: ptr<function, array<vec4<f32>, 8>>, xb: u32) -> f32 {
-    return dot((*w)[0], x[xb]) + dot((*w)[1], x[xb + 1u]) + dot((*w)[2], x[xb + 2u]) + dot((*w)[3], x[xb + 3u])
-        + dot((*w)[4], x[xb + 4u]) + dot((*w)[5], x[xb + 5u]) + dot((*w)[6], x[xb + 6u]) + dot((*w)[7], x[xb + 7u]);
+fn dot8(w: ptr<function, array<vec4<f32>, 8>>, xs: ptr<function, array<vec4<f32>, 8>>) -> f32 {
+    return dot((*w)[0], (*xs)[0]) + dot((*w)[1], (*xs)[1]) + dot((*w)[2], (*xs)[2]) + dot((*w)[3], (*xs)[3])
+        + dot((*w)[4], (*xs)[4]) + dot((*w)[5], (*xs)[5]) + dot((*w)[6], (*xs)[6]) + dot((*w)[7], (*xs)[7]);
 }
 
 fn silu_mul(g: vec4<f32>, u: vec4<f32>) -> vec4<f32> {
@@ -38,22 +39,21 @@ fn store(n: u32, row: u32, v: f32) {
     }
 }
 
-// Gate and up of one row block for four token offsets: (g, u) with tokens as components.
-fn row_tile(wb: u32, x0: u32, x1: u32, x2: u32, x3: u32) -> mat2x4<f32> {
+// Gate and up of one row block for the four tokens' x blocks: (g, u) with tokens as components.
+fn row_tile(wb: u32, xa: ptr<function, array<vec4<f32>, 8>>, xb: ptr<function, array<vec4<f32>, 8>>, xc: ptr<function, array<vec4<f32>, 8>>, xd: ptr<function, array<vec4<f32>, 8>>) -> mat2x4<f32> {
     var w: array<vec4<f32>, 8>;
     load_gate(wb, &w);
-    let g = vec4<f32>(dot8(&w, x0), dot8(&w, x1), dot8(&w, x2), dot8(&w, x3));
+    let g = vec4<f32>(dot8(&w, xa), dot8(&w, xb), dot8(&w, xc), dot8(&w, xd));
     load_up(wb, &w);
-    let u = vec4<f32>(dot8(&w, x0), dot8(&w, x1), dot8(&w, x2), dot8(&w, x3));
+    let u = vec4<f32>(dot8(&w, xa), dot8(&w, xb), dot8(&w, xc), dot8(&w, xd));
     return mat2x4<f32>(g, u);
 }
 
 @compute @workgroup_size(16)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    // No invocation returns before load_x (see matmul_cpu.wgsl).
+    x_setup();
     let n0 = gid.x * R;
-    if (n0 >= p.n) {
-        return;
-    }
     let nb = p.k / 32u;
     let k4 = p.k / 4u;
     let t0 = gid.y * T;
@@ -62,7 +62,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let last = p.n - 1u;
-    let w0 = n0 * nb;
+    let w0 = min(n0, last) * nb;
     let w1 = min(n0 + 1u, last) * nb;
     let w2 = min(n0 + 2u, last) * nb;
     let w3 = min(n0 + 3u, last) * nb;
@@ -90,12 +90,20 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     var a1 = mat2x4<f32>();
     var a2 = mat2x4<f32>();
     var a3 = mat2x4<f32>();
+    var xa: array<vec4<f32>, 8>;
+    var xb: array<vec4<f32>, 8>;
+    var xc: array<vec4<f32>, 8>;
+    var xd: array<vec4<f32>, 8>;
     for (var b = 0u; b < nb; b++) {
         let o = b * 8u;
-        a0 += row_tile(w0 + b, x0 + o, x1 + o, x2 + o, x3 + o);
-        a1 += row_tile(w1 + b, x0 + o, x1 + o, x2 + o, x3 + o);
-        a2 += row_tile(w2 + b, x0 + o, x1 + o, x2 + o, x3 + o);
-        a3 += row_tile(w3 + b, x0 + o, x1 + o, x2 + o, x3 + o);
+        load_x(x0 + o, &xa);
+        load_x(x1 + o, &xb);
+        load_x(x2 + o, &xc);
+        load_x(x3 + o, &xd);
+        a0 += row_tile(w0 + b, &xa, &xb, &xc, &xd);
+        a1 += row_tile(w1 + b, &xa, &xb, &xc, &xd);
+        a2 += row_tile(w2 + b, &xa, &xb, &xc, &xd);
+        a3 += row_tile(w3 + b, &xa, &xb, &xc, &xd);
     }
     let h0 = silu_mul(a0[0], a0[1]);
     let h1 = silu_mul(a1[0], a1[1]);

@@ -42,6 +42,10 @@ pub struct Gpu {
     pub adapter: AdapterSummary,
     pub limits: wgpu::Limits,
     pub device_type: wgpu::DeviceType,
+    /// Subgroup operations with subgroups of at least 8 invocations (natively, where the
+    /// adapter has them; `XLINGO_SUBGROUPS=0` turns them off). The CPU matmul kernels use
+    /// them to load activations (shaders/activations/subgroup.wgsl).
+    pub subgroups: bool,
     lost: Arc<std::sync::Mutex<Option<String>>>,
 }
 
@@ -68,7 +72,16 @@ impl Gpu {
 
     pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<Gpu> {
         let info = adapter.get_info();
-        let features = adapter.features() & wgpu::Features::SHADER_F16;
+        // Browsers need `enable subgroups;` in the source, which naga (natively) does not take
+        // yet: subgroups are used natively only.
+        let subgroups = cfg!(not(target_family = "wasm"))
+            && adapter.features().contains(wgpu::Features::SUBGROUP)
+            && info.subgroup_min_size >= 8
+            && std::env::var("XLINGO_SUBGROUPS").map_or(true, |v| v != "0");
+        let mut features = adapter.features() & wgpu::Features::SHADER_F16;
+        if subgroups {
+            features |= wgpu::Features::SUBGROUP;
+        }
         // Ask for everything the adapter allows: large models need big storage bindings.
         let limits = adapter.limits();
         let (device, queue) = adapter
@@ -116,6 +129,7 @@ impl Gpu {
             adapter,
             limits,
             device_type: info.device_type,
+            subgroups,
             lost,
         })
     }

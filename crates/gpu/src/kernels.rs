@@ -22,6 +22,10 @@ pub const ARGMAX: &str = include_str!("../../../shaders/argmax.wgsl");
 pub const MATMUL_CPU: &str = include_str!("../../../shaders/matmul_cpu.wgsl");
 pub const MATMUL_SWIGLU_CPU: &str = include_str!("../../../shaders/matmul_swiglu_cpu.wgsl");
 
+/// `load_x` of the CPU matmul kernels: subgroup broadcasts where the device has them.
+const X_UNIFORM: &str = include_str!("../../../shaders/activations/uniform.wgsl");
+const X_SUBGROUP: &str = include_str!("../../../shaders/activations/subgroup.wgsl");
+
 const K_BLOCKS: &str = include_str!("../../../shaders/quant/k_blocks.wgsl");
 const Q5_BITS: &str = include_str!("../../../shaders/quant/q5_bits.wgsl");
 
@@ -63,6 +67,8 @@ pub struct Kernels {
     pub lanes: u32,
     /// A CPU adapter: the matmuls may use the *_cpu kernels (engine::cpu_chunk decides).
     pub cpu: bool,
+    /// The activation loader those kernels get.
+    activations: &'static str,
 }
 
 impl Kernels {
@@ -76,6 +82,7 @@ impl Kernels {
         Kernels {
             cache: HashMap::new(),
             cpu: gpu.device_type == wgpu::DeviceType::Cpu,
+            activations: if gpu.subgroups { X_SUBGROUP } else { X_UNIFORM },
             lanes: std::env::var("XLINGO_MATMUL_LANES")
                 .ok()
                 .and_then(|v| v.parse().ok())
@@ -129,6 +136,10 @@ impl Kernels {
                         }
                         code.push('\n');
                     }
+                }
+                if source.contains("load_x(") {
+                    code.push_str(self.activations);
+                    code.push('\n');
                 }
                 code.push_str(&source.replace("X_VEC4S", &format!("{x_vec4s}u")));
                 let lanes = code.contains("override LANES").then_some(self.lanes);
