@@ -6,7 +6,8 @@
 # scripts/fetch-test-assets.sh fetches. Only vendor/llama.cpp is extracted, into
 #   ${XLINGO_CACHE:-$HOME/.cache/xlingo}/llama.cpp-0.3.36-src/
 # and built there with cmake:
-#   build/bin/llama-bench        CPU (AVX2/FMA/F16C; no AVX-512, no AMX, not -march=native)
+#   build/bin/llama-bench        CPU (AVX2/FMA/F16C; no AVX-512, no AMX, not -march=native),
+#                                and llama-batched-bench beside it (compare.py --batch-size)
 #   build-cuda/bin/llama-bench   CUDA, only when nvcc is on PATH (same flags + GGML_CUDA=ON;
 #                                CUDA_ARCHS, default "native" when nvidia-smi works, else
 #                                llama.cpp's own list)
@@ -94,19 +95,21 @@ COMMON=(
     -DLLAMA_BUILD_COMMIT="$COMMIT" -DLLAMA_BUILD_NUMBER=0
 )
 
-# build DIR [extra cmake args...]: configure + build llama-bench in $SRC/DIR unless up to date.
+# build DIR [extra cmake args...]: configure + build llama-bench (and llama-batched-bench) in
+# $SRC/DIR unless up to date.
 build() {
     local dir="$SRC/$1"; shift
     local args=("${COMMON[@]}" "$@")
     local stamp="$dir/.xlingo-config"
-    if [ -x "$dir/bin/llama-bench" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "${args[*]}" ]; then
+    if [ -x "$dir/bin/llama-bench" ] && [ -x "$dir/bin/llama-batched-bench" ] && [ -f "$stamp" ] \
+        && [ "$(cat "$stamp")" = "${args[*]}" ]; then
         log "up to date: $dir/bin/llama-bench"
         return
     fi
     log "configuring $dir: ${args[*]}"
     cmake -S "$SRC" -B "$dir" "${args[@]}" >&2
-    log "building llama-bench in $dir with -j$JOBS (several minutes) ..."
-    cmake --build "$dir" --config Release --target llama-bench -j"$JOBS" >&2
+    log "building llama-bench and llama-batched-bench in $dir with -j$JOBS (several minutes) ..."
+    cmake --build "$dir" --config Release --target llama-bench llama-batched-bench -j"$JOBS" >&2
     echo "${args[*]}" > "$stamp"
 }
 

@@ -8,7 +8,11 @@ In one invocation, on the same GGUF file and the same prompt/generation lengths,
   * ``llama-bench -p P -n G``            (llama.cpp, built by benches/build-llama-bench.sh)
 
 and prints prefill and decode throughput, time to first token, and the ratios
-xlingo-gpu / llama.cpp and xlingo-gpu / reference. See benches/README.md.
+xlingo-gpu / llama.cpp and xlingo-gpu / reference. With ``--batch-size B`` > 1 every engine
+serves B prompts at once (``xlingo bench --batch-size B``; llama.cpp's
+``llama-batched-bench -npl B``, once per run) and the tok/s count all B sequences; the
+reference engine, which serves one prompt at a time, runs as without it.
+See benches/README.md.
 
 Python 3 standard library only.
 """
@@ -77,7 +81,8 @@ def llama_bench_binary(args):
         return Path(args.llama_bench)
     for sub in ("build-cuda", "build"):
         path = LLAMA_SRC / sub / "bin" / "llama-bench"
-        if path.exists():
+        batched = path.with_name("llama-batched-bench")
+        if path.exists() and (args.batch_size == 1 or batched.exists()):
             return path
     script = REPO / "benches" / "build-llama-bench.sh"
     log(f"llama-bench not built yet: running {script}")
@@ -130,6 +135,9 @@ def run_xlingo(binary, engine, args, runs):
     cmd = [binary, "bench", "--model", args.model, "--engine", engine,
            "--prompt-tokens", args.prompt_tokens, "--gen-tokens", args.gen_tokens,
            "--runs", runs, "--json"]
+    if engine != "reference":
+        # The reference engine serves one prompt at a time (`xlingo bench` refuses a batch).
+        cmd[-1:-1] = ["--batch-size", args.batch_size]
     env = dict(os.environ)
     env.setdefault("XDG_RUNTIME_DIR", "/tmp")  # lavapipe warns without it
     # The CPU side of our engines uses rayon (where it uses threads at all): same thread count
@@ -152,7 +160,41 @@ def run_xlingo(binary, engine, args, runs):
     return r
 
 
+def run_llama_batched(binary, args):
+    """llama-batched-bench (built beside llama-bench) with B parallel prompts, once per run."""
+    binary = Path(binary).with_name("llama-batched-bench")
+    b, p, g = args.batch_size, args.prompt_tokens, args.gen_tokens
+    cmd = [binary, "-m", args.model, "-c", b * (p + g), "-npp", p, "-ntg", g, "-npl", b,
+           "-t", args.threads, "--output-format", "jsonl"]
+    rows, wall = [], 0.0
+    for _ in range(args.runs):
+        out, _err, w = run(cmd, args.timeout)
+        rows.append(last_json(out, dict))
+        wall += w
+    first = rows[0]
+    return {
+        "name": LLAMA,
+        "engine": LLAMA,
+        "device": f"CPU, {first.get('n_threads')} threads (n_gpu_layers {first.get('n_gpu_layers')})",
+        "model": args.model,
+        "prompt_tokens": p,
+        "gen_tokens": g,
+        "batch_size": b,
+        "runs": len(rows),
+        "prefill_tok_s": stats([r["speed_pp"] for r in rows]),
+        "decode_tok_s": stats([r["speed_tg"] for r in rows]),
+        # Time to read all B prompts (the first tokens come after it).
+        "ttft_s": stats([r["t_pp"] for r in rows]),
+        "ttft_is_estimate": True,
+        "llama_batched_bench": rows,
+        "command": " ".join(str(c) for c in cmd),
+        "wall_s": wall,
+    }
+
+
 def run_llama(binary, args):
+    if args.batch_size > 1:
+        return run_llama_batched(binary, args)
     cmd = [binary, "-m", args.model, "-p", args.prompt_tokens, "-n", args.gen_tokens,
            "-r", args.runs, "-t", args.threads, "-o", "json"]
     out, _err, wall = run(cmd, args.timeout)
@@ -268,6 +310,9 @@ def print_report(results, rat, facts, args):
     print(f"prompt {args.prompt_tokens} tokens, generate {args.gen_tokens} tokens, "
           f"threads {args.threads}; machine: {facts.get('cpu_model', '?')}, "
           f"{facts.get('nproc')} CPUs")
+    if args.batch_size > 1:
+        print(f"{args.batch_size} prompts at once: tok/s count all of them (the reference "
+              f"engine serves one prompt at a time: its single-prompt numbers)")
     rows = [("engine", "device", "runs", "prefill tok/s", "decode tok/s", "TTFT ms")]
     for r in results:
         if "error" in r:
@@ -290,7 +335,7 @@ def print_report(results, rat, facts, args):
         if "error" in r:
             print(f"\n{r['name']} failed: {r['error']}")
     for r in results:
-        if r["name"] == LLAMA and "error" not in r:
+        if r["name"] == LLAMA and "error" not in r and "llama_cpp" in r:
             b = r["llama_cpp"]
             print(f"\nllama.cpp build {b.get('build_commit')} (build number "
                   f"{b.get('build_number')}), backends {b.get('backends')}; "
@@ -317,6 +362,8 @@ def main():
     ap.add_argument("--engines", default="gpu,reference,llama.cpp",
                     help="comma-separated; any name but llama.cpp is passed to "
                     "`xlingo bench --engine` (default: %(default)s)")
+    ap.add_argument("--batch-size", type=int, default=1,
+                    help="prompts served at once (default: %(default)s)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per engine")
     ap.add_argument("--json", metavar="OUT", help="write all results and machine facts here")
     args = ap.parse_args()
@@ -362,6 +409,7 @@ def main():
             "model": args.model,
             "prompt_tokens": args.prompt_tokens,
             "gen_tokens": args.gen_tokens,
+            "batch_size": args.batch_size,
             "runs": args.runs,
             "reference_runs": args.reference_runs,
             "threads": args.threads,

@@ -45,7 +45,7 @@ pub struct BenchArgs {
     profile: bool,
     /// Sequences decoded together (the WGSL engine's batched generation, as `xlingo eval`
     /// uses it): this many prompts (the passage from different offsets) per run; prefill and
-    /// decode tok/s count all of them. The reference engine runs them one after another.
+    /// decode tok/s count all of them. WGSL engine only.
     #[arg(long, default_value_t = 1)]
     batch_size: usize,
 }
@@ -76,6 +76,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
     };
     let mut session =
         Session::load(&path, &spec).with_context(|| format!("loading {}", path.display()))?;
+    if args.batch_size > 1 && matches!(session.engine, Engine::Reference { .. }) {
+        bail!(
+            "--batch-size {} needs the WGSL engine (--engine gpu): the reference engine serves one prompt at a time",
+            args.batch_size
+        );
+    }
     let passage = prompt_ids(&session, args.prompt_tokens + args.batch_size - 1)?;
     let prompts: Vec<Vec<u32>> = (0..args.batch_size)
         .map(|i| passage[i..i + args.prompt_tokens].to_vec())
