@@ -9,11 +9,12 @@
 // Launch: workgroup_size 64, one workgroup per (head, token): grid = (n_heads, tokens).
 // Invocations stride over positions for the scores and over head dimensions for the output.
 struct Batch { n_tokens: u32, pos0: u32, _a: u32, _b: u32 }
-struct Params { n_heads: u32, n_kv: u32, head_dim: u32, ctx: u32, max_tokens: u32, scale: f32, _a: u32, _b: u32 }
+struct Params { n_heads: u32, n_kv: u32, head_dim: u32, ctx: u32, max_tokens: u32, scale: f32, stride: u32, _b: u32 }
 
 @group(0) @binding(0) var<uniform> batch: Batch;
 @group(0) @binding(1) var<uniform> p: Params;
-@group(0) @binding(2) var<storage, read> q: array<vec4<f32>>;
+// Each token's q is the first n_heads · d values of its row of qkv (rope_kv.wgsl).
+@group(0) @binding(2) var<storage, read> qkv: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> cache_k: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> cache_v: array<f32>;
 @group(0) @binding(5) var<storage, read_write> scores: array<f32>;
@@ -52,7 +53,7 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
     let kv = seq * p.n_kv + h / (p.n_heads / p.n_kv);
     let d4 = p.head_dim / 4u;
     for (var i = li; i < d4; i += 64u) {
-        qv[i] = q[(t * p.n_heads + h) * d4 + i];
+        qv[i] = qkv[(t * p.stride + h * p.head_dim) / 4u + i];
     }
     workgroupBarrier();
 

@@ -6,7 +6,8 @@
 //!
 //! ```text
 //! xn = rmsnorm(x, attn_norm)                     rmsnorm.wgsl
-//! q, k, v = xn·Wqᵀ (+b), xn·Wkᵀ (+b), xn·Wvᵀ (+b)  matmul.wgsl ×3
+//! [q k v] = xn·[Wq Wk Wv]ᵀ (+b)                  matmul.wgsl    (one matrix when the three
+//!                                                 share a type, else three dispatches)
 //! rope(q), rope(k) → cache_k, v → cache_v         rope_kv.wgsl   (rope and cache write fused)
 //! a = softmax(q·Kᵀ/√d + causal) · V              attention.wgsl
 //! x += a·Woᵀ                                      matmul.wgsl    (residual add fused)
@@ -121,9 +122,8 @@ struct Buffers {
     tokens: wgpu::Buffer,
     x: wgpu::Buffer,
     xn: wgpu::Buffer,
-    q: wgpu::Buffer,
-    k: wgpu::Buffer,
-    v: wgpu::Buffer,
+    /// [tokens, q_dim + 2 kv_dim]: each token's q, k and v side by side.
+    qkv: wgpu::Buffer,
     att: wgpu::Buffer,
     ffn: wgpu::Buffer,
     logits: wgpu::Buffer,
@@ -138,10 +138,11 @@ struct Buffers {
 
 struct Layer {
     attn_norm: wgpu::Buffer,
-    q: GpuMatrix,
-    k: GpuMatrix,
-    v: GpuMatrix,
-    biases: Option<[wgpu::Buffer; 3]>,
+    /// Wq, Wk and Wv stacked into one matrix when they share a quantisation type (one
+    /// dispatch), else each with the column of the qkv buffer it writes from.
+    qkv: Vec<(usize, GpuMatrix)>,
+    /// q, k and v biases, concatenated.
+    qkv_bias: Option<wgpu::Buffer>,
     o: GpuMatrix,
     ffn_norm: wgpu::Buffer,
     gate: GpuMatrix,
@@ -225,6 +226,66 @@ impl Source<'_> {
                 Ok((GgmlType::F16, bytemuck::cast_slice(&halves).to_vec().into()))
             }
         }
+    }
+}
+
+/// Uploads weight matrices, counting their bytes and collecting notes (re-quantisations).
+struct Uploader<'a> {
+    gpu: &'a Gpu,
+    source: &'a Source<'a>,
+    limit: u64,
+    bytes: u64,
+    notes: Vec<String>,
+}
+
+impl Uploader<'_> {
+    fn matrix(&mut self, name: &str, rows: usize, cols: usize) -> Result<GpuMatrix> {
+        let (ty, bytes) = self.source.matrix(name, rows, cols, &mut self.notes)?;
+        self.upload(name, ty, rows, cols, &bytes)
+    }
+
+    fn upload(
+        &mut self,
+        name: &str,
+        ty: GgmlType,
+        rows: usize,
+        cols: usize,
+        bytes: &[u8],
+    ) -> Result<GpuMatrix> {
+        let m = GpuMatrix::upload(self.gpu, name, ty, rows, cols, bytes, self.limit)?;
+        self.bytes += m.gpu_bytes();
+        Ok(m)
+    }
+
+    /// Matrices with the same columns, stacked row-wise into one (named `stacked_name`) when
+    /// they share a quantisation type, so one dispatch computes them all; else one each. Each
+    /// comes with its first row in the stack.
+    fn stacked(
+        &mut self,
+        parts: &[(&str, usize)],
+        cols: usize,
+        stacked_name: &str,
+    ) -> Result<Vec<(usize, GpuMatrix)>> {
+        let mut loaded = Vec::with_capacity(parts.len());
+        for &(name, rows) in parts {
+            let (ty, bytes) = self.source.matrix(name, rows, cols, &mut self.notes)?;
+            loaded.push((name, rows, ty, bytes));
+        }
+        if loaded.iter().all(|l| l.2 == loaded[0].2) {
+            let rows = loaded.iter().map(|l| l.1).sum();
+            let bytes: Vec<u8> = loaded.iter().flat_map(|l| l.3.iter().copied()).collect();
+            return Ok(vec![(
+                0,
+                self.upload(stacked_name, loaded[0].2, rows, cols, &bytes)?,
+            )]);
+        }
+        let mut row0 = 0;
+        let mut out = Vec::with_capacity(loaded.len());
+        for (name, rows, ty, bytes) in loaded {
+            out.push((row0, self.upload(name, ty, rows, cols, &bytes)?));
+            row0 += rows;
+        }
+        Ok(out)
     }
 }
 
@@ -363,6 +424,8 @@ struct MatmulArgs<'a> {
     bias: Option<&'a wgpu::Buffer>,
     accumulate: bool,
     last_only: bool,
+    /// y's row length and the column this matrix's first row writes (default: its rows, 0).
+    columns: Option<(usize, usize)>,
 }
 
 impl Builder<'_> {
@@ -397,6 +460,7 @@ impl Builder<'_> {
                 8,
             ),
         };
+        let (stride, column) = a.columns.unwrap_or((w.rows, 0));
         w.chunks
             .iter()
             .map(|c| {
@@ -406,8 +470,8 @@ impl Builder<'_> {
                     &[
                         c.rows as u32,
                         w.cols as u32,
-                        w.rows as u32,
-                        c.row0 as u32,
+                        stride as u32,
+                        (column + c.row0) as u32,
                         a.accumulate as u32,
                         a.bias.is_some() as u32,
                         a.last_only as u32,
@@ -527,14 +591,13 @@ impl Engine {
             ));
         }
         let chunk = cpu_chunk.unwrap_or(chunk);
-        let mut weight_bytes = 0u64;
-        let mut matrix =
-            |name: &str, rows: usize, cols: usize, notes: &mut Vec<String>| -> Result<GpuMatrix> {
-                let (ty, bytes) = source.matrix(name, rows, cols, notes)?;
-                let m = GpuMatrix::upload(gpu, name, ty, rows, cols, &bytes, weight_limit)?;
-                weight_bytes += m.gpu_bytes();
-                Ok(m)
-            };
+        let mut up = Uploader {
+            gpu,
+            source: &source,
+            limit: weight_limit,
+            bytes: 0,
+            notes,
+        };
 
         // Activations, scratch and cache, sized once.
         let f32s = |label: &str, n: usize| -> Result<wgpu::Buffer> {
@@ -579,9 +642,7 @@ impl Engine {
             tokens: f32s("tokens", chunk)?,
             x: f32s("x", chunk * d)?,
             xn: f32s("xn", chunk * d)?,
-            q: f32s("q", chunk * q_dim)?,
-            k: f32s("k", chunk * kv_dim)?,
-            v: f32s("v", chunk * kv_dim)?,
+            qkv: f32s("qkv", chunk * (q_dim + 2 * kv_dim))?,
             att: f32s("attention", chunk * q_dim)?,
             ffn: f32s("ffn", chunk * ff)?,
             logits: f32s("logits", logit_rows * vocab)?,
@@ -600,9 +661,7 @@ impl Engine {
             &bufs.tokens,
             &bufs.x,
             &bufs.xn,
-            &bufs.q,
-            &bufs.k,
-            &bufs.v,
+            &bufs.qkv,
             &bufs.att,
             &bufs.ffn,
             &bufs.logits,
@@ -621,7 +680,7 @@ impl Engine {
             step: &bufs.step,
             empty: &bufs.empty,
         };
-        let embed = matrix("token_embd.weight", vocab, d, &mut notes)?;
+        let embed = up.matrix("token_embd.weight", vocab, d)?;
         let mut body = vec![];
         let embed_kernel = b.kernels.get(
             gpu,
@@ -668,26 +727,32 @@ impl Engine {
                     &source.vector(&name(part), d)?,
                 ))
             };
-            let biases = if c.qkv_bias {
-                Some([
-                    f32_buffer(gpu, "bias q", &source.vector(&name("attn_q.bias"), q_dim)?),
-                    f32_buffer(gpu, "bias k", &source.vector(&name("attn_k.bias"), kv_dim)?),
-                    f32_buffer(gpu, "bias v", &source.vector(&name("attn_v.bias"), kv_dim)?),
-                ])
+            let qkv_bias = if c.qkv_bias {
+                let mut b = source.vector(&name("attn_q.bias"), q_dim)?;
+                b.extend(source.vector(&name("attn_k.bias"), kv_dim)?);
+                b.extend(source.vector(&name("attn_v.bias"), kv_dim)?);
+                Some(f32_buffer(gpu, "bias qkv", &b))
             } else {
                 None
             };
+            let qkv = up.stacked(
+                &[
+                    (&name("attn_q.weight"), q_dim),
+                    (&name("attn_k.weight"), kv_dim),
+                    (&name("attn_v.weight"), kv_dim),
+                ],
+                d,
+                &name("attn_qkv"),
+            )?;
             let layer = Layer {
                 attn_norm: norm("attn_norm.weight")?,
-                q: matrix(&name("attn_q.weight"), q_dim, d, &mut notes)?,
-                k: matrix(&name("attn_k.weight"), kv_dim, d, &mut notes)?,
-                v: matrix(&name("attn_v.weight"), kv_dim, d, &mut notes)?,
-                biases,
-                o: matrix(&name("attn_output.weight"), d, q_dim, &mut notes)?,
+                qkv,
+                qkv_bias,
+                o: up.matrix(&name("attn_output.weight"), d, q_dim)?,
                 ffn_norm: norm("ffn_norm.weight")?,
-                gate: matrix(&name("ffn_gate.weight"), ff, d, &mut notes)?,
-                up: matrix(&name("ffn_up.weight"), ff, d, &mut notes)?,
-                down: matrix(&name("ffn_down.weight"), d, ff, &mut notes)?,
+                gate: up.matrix(&name("ffn_gate.weight"), ff, d)?,
+                up: up.matrix(&name("ffn_up.weight"), ff, d)?,
+                down: up.matrix(&name("ffn_down.weight"), d, ff)?,
                 cache_k: f32s("cache k", kv_layer)?,
                 cache_v: f32s("cache v", kv_layer)?,
             };
@@ -707,7 +772,7 @@ impl Engine {
 
         let output_norm = f32_buffer(gpu, "output_norm", &source.vector("output_norm.weight", d)?);
         let head = if source.contains("output.weight") || !c.tie_embeddings {
-            Some(matrix("output.weight", vocab, d, &mut notes)?)
+            Some(up.matrix("output.weight", vocab, d)?)
         } else {
             None
         };
@@ -722,6 +787,7 @@ impl Engine {
                     bias: None,
                     accumulate: false,
                     last_only,
+                    columns: None,
                 },
             ));
             ops
@@ -762,10 +828,10 @@ impl Engine {
             argmax_all,
             cached: Vec::new(),
             lengths: vec![0; sequences],
-            weight_bytes,
+            weight_bytes: up.bytes,
             buffer_bytes,
             kv_bytes,
-            notes,
+            notes: up.notes,
         })
     }
 }
@@ -781,18 +847,17 @@ impl Builder<'_> {
     ) -> Vec<Op> {
         let d = c.hidden_size;
         let mut ops = vec![self.rmsnorm(d, c.rms_eps, &l.attn_norm, &bufs.x, &bufs.xn)];
-        for (i, (w, out)) in [(&l.q, &bufs.q), (&l.k, &bufs.k), (&l.v, &bufs.v)]
-            .into_iter()
-            .enumerate()
-        {
+        let qkv_cols = (c.n_heads + 2 * c.n_kv_heads) * c.head_dim;
+        for (column, w) in &l.qkv {
             ops.extend(self.matmul(
                 w,
                 MatmulArgs {
                     x: &bufs.xn,
-                    y: out,
-                    bias: l.biases.as_ref().map(|b| &b[i]),
+                    y: &bufs.qkv,
+                    bias: l.qkv_bias.as_ref(),
                     accumulate: false,
                     last_only: false,
+                    columns: Some((qkv_cols, *column)),
                 },
             ));
         }
@@ -807,8 +872,6 @@ impl Builder<'_> {
                 Slot::Uniform,
                 Slot::Read,
                 Slot::Write,
-                Slot::Read,
-                Slot::Read,
                 Slot::Write,
                 Slot::Write,
                 Slot::Read,
@@ -828,7 +891,7 @@ impl Builder<'_> {
                 hd as u32,
                 context as u32,
                 layout,
-                0,
+                qkv_cols as u32,
                 0,
                 0,
             ],
@@ -841,9 +904,7 @@ impl Builder<'_> {
                     self.step,
                     &params,
                     &bufs.rope,
-                    &bufs.q,
-                    &bufs.k,
-                    &bufs.v,
+                    &bufs.qkv,
                     &l.cache_k,
                     &l.cache_v,
                     &bufs.slots,
@@ -881,7 +942,7 @@ impl Builder<'_> {
                 context as u32,
                 chunk as u32,
                 scale.to_bits(),
-                0,
+                qkv_cols as u32,
                 0,
             ],
         );
@@ -892,7 +953,7 @@ impl Builder<'_> {
                 &[
                     self.step,
                     &params,
-                    &bufs.q,
+                    &bufs.qkv,
                     &l.cache_k,
                     &l.cache_v,
                     &bufs.scores,
@@ -912,6 +973,7 @@ impl Builder<'_> {
                 bias: None,
                 accumulate: true,
                 last_only: false,
+                columns: None,
             },
         ));
         ops.push(self.rmsnorm(d, c.rms_eps, &l.ffn_norm, &bufs.x, &bufs.xn));
@@ -985,6 +1047,7 @@ impl Builder<'_> {
                 bias: None,
                 accumulate: true,
                 last_only: false,
+                columns: None,
             },
         ));
         ops

@@ -214,6 +214,48 @@ fn k_quants_match_the_reference_in_prefill_and_decoding() {
 }
 
 #[test]
+fn q_k_v_of_different_types_match_the_reference() {
+    // As in Q4_K_M files, where attn_v often has another type than attn_q: q, k and v cannot
+    // be stacked into one matrix and run as three dispatches into the shared qkv buffer (with
+    // qwen2's biases at their columns).
+    let gpu = gpu();
+    for (arch, cpu_kernels) in arch_and_kernels(&gpu) {
+        let config = tiny_config(arch);
+        let mut writer = gguf_metadata(&config);
+        for (name, (shape, values)) in &random_weights(&config, 1) {
+            let ty = match name.as_str() {
+                _ if shape.len() != 2 => GgmlType::F32,
+                n if n.ends_with("attn_v.weight") => GgmlType::Q8_0,
+                n if n.ends_with("attn_k.weight") => GgmlType::F16,
+                _ => GgmlType::Q4_0,
+            };
+            let bytes = xlingo_formats::quant::quantize(ty, values).unwrap();
+            writer.add_tensor(name, shape, ty, bytes).unwrap();
+        }
+        let gguf = Gguf::from_bytes(writer.to_bytes()).unwrap();
+        let (want, _) = reference(&gguf, &PROMPT);
+        let mut e = engine(
+            &gpu,
+            &gguf,
+            EngineOptions {
+                prefill_chunk: 4,
+                all_logits: true,
+                cpu_kernels,
+                ..Default::default()
+            },
+        );
+        let got = pollster::block_on(e.forward(&PROMPT, Want::AllLogits))
+            .unwrap()
+            .logits;
+        let diff = max_abs_diff(&got, &want);
+        assert!(
+            diff < TOLERANCE,
+            "{arch} (CPU kernels {cpu_kernels}): max |logit diff| {diff}"
+        );
+    }
+}
+
+#[test]
 fn cpu_adapters_use_the_cpu_matmul_kernels() {
     // On a CPU adapter (lavapipe in CI) prompts and one-token steps run matmul_cpu.wgsl and
     // matmul_swiglu_cpu.wgsl, so the prefill and decoding tests above check them.
