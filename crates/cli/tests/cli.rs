@@ -459,8 +459,8 @@ fn eval_translation_scores_writes_predictions_and_resumes() {
     )
     .unwrap();
     let out_dir = dir.join("out");
-    let eval = |limit: &str| {
-        xlingo(&[
+    let eval_into = |out: &Path, more: &[&str]| {
+        let mut args = vec![
             "eval",
             "translation",
             "--model",
@@ -472,15 +472,14 @@ fn eval_translation_scores_writes_predictions_and_resumes() {
             "--target-lang",
             "es",
             "--out",
-            path_str(&out_dir),
+            path_str(out),
             "--max-tokens",
             "6",
-            "--engine",
-            "reference",
-            "--limit",
-            limit,
-        ])
+        ];
+        args.extend(more);
+        xlingo(&args)
     };
+    let eval = |limit: &str| eval_into(&out_dir, &["--engine", "reference", "--limit", limit]);
     let first = eval("2");
     assert!(first.status.success(), "{}", stderr(&first));
     let predictions = out_dir.join("predictions.jsonl");
@@ -533,26 +532,7 @@ fn eval_translation_scores_writes_predictions_and_resumes() {
     // The WGSL engine decoding two prompts at a time writes the same answers (in the order
     // they finish): its batched greedy tokens equal the reference engine's.
     let batched_dir = dir.join("batched");
-    let batched = xlingo(&[
-        "eval",
-        "translation",
-        "--model",
-        path_str(&model),
-        "--source",
-        path_str(&source),
-        "--reference",
-        path_str(&reference),
-        "--target-lang",
-        "es",
-        "--out",
-        path_str(&batched_dir),
-        "--max-tokens",
-        "6",
-        "--engine",
-        "gpu",
-        "--batch-size",
-        "2",
-    ]);
+    let batched = eval_into(&batched_dir, &["--engine", "gpu", "--batch-size", "2"]);
     assert!(batched.status.success(), "{}", stderr(&batched));
     assert!(
         stderr(&batched).contains("× 2 sequences"),

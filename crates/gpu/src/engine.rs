@@ -1419,9 +1419,8 @@ impl Engine {
     /// finished sequence's place goes to the next prompt at once. `on_token(i, token)` sees
     /// prompt i's tokens (false stops that one); `on_done(i, tokens, reason)` is called as
     /// soon as prompt i is finished (to save results as they come). The returned results
-    /// follow `prompts`. Greedy decoding
-    /// without a repetition penalty takes the arg-maxes on the GPU. The engine is reset before
-    /// and after (a chat's cached prefix is gone).
+    /// follow `prompts`. Greedy decoding without a repetition penalty takes the arg-maxes on
+    /// the GPU. The engine is reset before and after (a chat's cached prefix is gone).
     pub async fn generate_batch(
         &mut self,
         prompts: &[Vec<u32>],

@@ -88,29 +88,33 @@ const TYPES: [GgmlType; 7] = [
     GgmlType::Q5_1,
 ];
 
+/// Max |logit diff| between the engine and the reference over every position of PROMPT, read
+/// in chunks of 4 (4, 4, 3).
+fn prefill_diff(gpu: &Gpu, gguf: &Gguf, cpu_kernels: bool) -> f32 {
+    let (want, _) = reference(gguf, &PROMPT);
+    let mut e = engine(
+        gpu,
+        gguf,
+        EngineOptions {
+            prefill_chunk: 4,
+            all_logits: true,
+            cpu_kernels,
+            ..Default::default()
+        },
+    );
+    let got = pollster::block_on(e.forward(&PROMPT, Want::AllLogits))
+        .unwrap()
+        .logits;
+    max_abs_diff(&got, &want)
+}
+
 #[test]
 fn prefill_logits_match_the_reference_for_every_type_and_layout() {
     let gpu = gpu();
     for (arch, cpu_kernels) in arch_and_kernels(&gpu) {
         let config = tiny_config(arch);
         for ty in TYPES {
-            let gguf = tiny_gguf(&config, ty);
-            let (want, _) = reference(&gguf, &PROMPT);
-            // A chunk of 4 reads the 11-token prompt in three parts (4, 4, 3).
-            let mut e = engine(
-                &gpu,
-                &gguf,
-                EngineOptions {
-                    prefill_chunk: 4,
-                    all_logits: true,
-                    cpu_kernels,
-                    ..Default::default()
-                },
-            );
-            let got = pollster::block_on(e.forward(&PROMPT, Want::AllLogits))
-                .unwrap()
-                .logits;
-            let diff = max_abs_diff(&got, &want);
+            let diff = prefill_diff(&gpu, &tiny_gguf(&config, ty), cpu_kernels);
             assert!(
                 diff < TOLERANCE,
                 "{arch} {ty:?} (CPU kernels {cpu_kernels}): max |logit diff| {diff}"
@@ -233,21 +237,7 @@ fn q_k_v_of_different_types_match_the_reference() {
             writer.add_tensor(name, shape, ty, bytes).unwrap();
         }
         let gguf = Gguf::from_bytes(writer.to_bytes()).unwrap();
-        let (want, _) = reference(&gguf, &PROMPT);
-        let mut e = engine(
-            &gpu,
-            &gguf,
-            EngineOptions {
-                prefill_chunk: 4,
-                all_logits: true,
-                cpu_kernels,
-                ..Default::default()
-            },
-        );
-        let got = pollster::block_on(e.forward(&PROMPT, Want::AllLogits))
-            .unwrap()
-            .logits;
-        let diff = max_abs_diff(&got, &want);
+        let diff = prefill_diff(&gpu, &gguf, cpu_kernels);
         assert!(
             diff < TOLERANCE,
             "{arch} (CPU kernels {cpu_kernels}): max |logit diff| {diff}"
