@@ -11,8 +11,6 @@ struct Params { k: u32, row0: u32, rows: u32, _a: u32 }
 @group(0) @binding(3) var<storage, read> w_qs: array<u32>;
 @group(0) @binding(4) var<storage, read> tokens: array<u32>;
 @group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>;
-// Only the loaders' dot_w reads x, and this kernel never calls it: declared, never bound.
-@group(0) @binding(6) var<storage, read> x: array<vec4<f32>>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {

@@ -55,8 +55,10 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
         if (tokens == 1u) {
             // Decode: one token, a scalar accumulator.
             var s = 0.0;
+            var xv: array<vec4<f32>, 8>;
             for (var b = lane; b < nb; b += LANES) {
-                s += dot_w(n * nb + b, first * k4 + b * 8u);
+                load_x(first * k4 + b * 8u, &xv);
+                s += dot_w(n * nb + b, &xv);
             }
             acc[0] = s;
         } else {

@@ -91,9 +91,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (tokens == 1u) {
         let xt = t0 * k4;
         var s = vec4<f32>(0.0);
+        var xv: array<vec4<f32>, 8>;
         for (var b = 0u; b < nb; b++) {
-            let xb = xt + b * 8u;
-            s += vec4<f32>(dot_w(w0 + b, xb), dot_w(w1 + b, xb), dot_w(w2 + b, xb), dot_w(w3 + b, xb));
+            load_x(xt + b * 8u, &xv);
+            s += vec4<f32>(dot_w(w0 + b, &xv), dot_w(w1 + b, &xv), dot_w(w2 + b, &xv), dot_w(w3 + b, &xv));
         }
         for (var r = 0u; r < R; r++) {
             store(n0 + r, out0, s[r]);

@@ -48,9 +48,11 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
         if (tokens == 1u) {
             var g = 0.0;
             var u = 0.0;
+            var xv: array<vec4<f32>, 8>;
             for (var b = lane; b < nb; b += LANES) {
-                g += dot_gate(n * nb + b, first * k4 + b * 8u);
-                u += dot_up(n * nb + b, first * k4 + b * 8u);
+                load_x(first * k4 + b * 8u, &xv);
+                g += dot_gate(n * nb + b, &xv);
+                u += dot_up(n * nb + b, &xv);
             }
             acc_g[0] = g;
             acc_u[0] = u;

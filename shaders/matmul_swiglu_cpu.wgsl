@@ -70,10 +70,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         let xt = t0 * k4;
         var g = vec4<f32>(0.0);
         var u = vec4<f32>(0.0);
+        var xv: array<vec4<f32>, 8>;
         for (var b = 0u; b < nb; b++) {
-            let xb = xt + b * 8u;
-            g += vec4<f32>(dot_gate(w0 + b, xb), dot_gate(w1 + b, xb), dot_gate(w2 + b, xb), dot_gate(w3 + b, xb));
-            u += vec4<f32>(dot_up(w0 + b, xb), dot_up(w1 + b, xb), dot_up(w2 + b, xb), dot_up(w3 + b, xb));
+            load_x(xt + b * 8u, &xv);
+            g += vec4<f32>(dot_gate(w0 + b, &xv), dot_gate(w1 + b, &xv), dot_gate(w2 + b, &xv), dot_gate(w3 + b, &xv));
+            u += vec4<f32>(dot_up(w0 + b, &xv), dot_up(w1 + b, &xv), dot_up(w2 + b, &xv), dot_up(w3 + b, &xv));
         }
         let hv = silu_mul(g, u);
         for (var r = 0u; r < R; r++) {

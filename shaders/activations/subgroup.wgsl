@@ -1,5 +1,5 @@
-// Activation loader of the CPU matmul kernels (see uniform.wgsl) through subgroup operations,
-// for subgroups of at least 8 invocations: lane l loads x[xb + l mod 8] and every lane takes
+// Activation loader of the CPU matmul kernels (see plain.wgsl) through subgroup operations,
+// for subgroups of at least 8 invocations that all load the same block: lane l loads x[xb + l mod 8] and every lane takes
 // the 8 vec4s by broadcast. Why: llvmpipe runs a subgroup as the SIMD lanes of one thread and
 // turns each uniform load into a gather over all lanes, even when every lane reads the same
 // address; so a block cost 32 gathers of one value each, and now costs 4 gathers of 8 values

@@ -7,12 +7,12 @@ fn load_WEIGHT(b: u32, w: ptr<function, array<vec4<f32>, 8>>) {
     }
 }
 
-// Σ_j w_j · x_j over block b and the 32 x values starting at vec4 index xb.
-fn dot_WEIGHT(b: u32, xb: u32) -> f32 {
+// Σ_j w_j · x_j over block b and one token's 32 x values (xv, loaded by the kernel).
+fn dot_WEIGHT(b: u32, xv: ptr<function, array<vec4<f32>, 8>>) -> f32 {
     var s = 0.0;
     for (var i = 0u; i < 8u; i++) {
         let o = b * 16u + i * 2u;
-        s += dot(vec4<f32>(unpack2x16float(WEIGHT_qs[o]), unpack2x16float(WEIGHT_qs[o + 1u])), x[xb + i]);
+        s += dot(vec4<f32>(unpack2x16float(WEIGHT_qs[o]), unpack2x16float(WEIGHT_qs[o + 1u])), (*xv)[i]);
     }
     return s;
 }

@@ -36,14 +36,14 @@ fn load_WEIGHT(b: u32, w: ptr<function, array<vec4<f32>, 8>>) {
     }
 }
 
-// Σ_j w_j · x_j over block b and the 32 x values starting at vec4 index xb:
+// Σ_j w_j · x_j over block b and one token's 32 x values (xv, loaded by the kernel):
 // d·sc · Σ q_j x_j − dmin·m · Σ x_j.
-fn dot_WEIGHT(b: u32, xb: u32) -> f32 {
+fn dot_WEIGHT(b: u32, xv: ptr<function, array<vec4<f32>, 8>>) -> f32 {
     let sm = scale_min_WEIGHT(b);
     var s = 0.0;
     var xs = vec4<f32>(0.0);
     for (var i = 0u; i < 8u; i++) {
-        let xi = x[xb + i];
+        let xi = (*xv)[i];
         s += dot(codes_WEIGHT(b, i), xi);
         xs += xi;
     }

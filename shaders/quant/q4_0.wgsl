@@ -15,22 +15,22 @@ fn load_WEIGHT(b: u32, w: ptr<function, array<vec4<f32>, 8>>) {
     }
 }
 
-// Σ_j w_j · x_j over block b and the 32 x values starting at vec4 index xb, without a private
-// array: d · Σ (q_j − 8) x_j, written out so that CPU adapters keep everything in registers.
+// Σ_j w_j · x_j over block b and one token's 32 x values (xv, loaded by the kernel):
+// d · Σ (q_j − 8) x_j, written out so that CPU adapters keep everything in registers.
 fn nibbles_lo_WEIGHT(q: u32) -> vec4<f32> {
     return vec4<f32>(vec4<u32>(q, q >> 8u, q >> 16u, q >> 24u) & vec4<u32>(15u));
 }
 fn nibbles_hi_WEIGHT(q: u32) -> vec4<f32> {
     return vec4<f32>(vec4<u32>(q >> 4u, q >> 12u, q >> 20u, q >> 28u) & vec4<u32>(15u));
 }
-fn dot_WEIGHT(b: u32, xb: u32) -> f32 {
+fn dot_WEIGHT(b: u32, xv: ptr<function, array<vec4<f32>, 8>>) -> f32 {
     let d = unpack2x16float(WEIGHT_scales[b >> 1u])[b & 1u];
     let q0 = WEIGHT_qs[b * 4u];
     let q1 = WEIGHT_qs[b * 4u + 1u];
     let q2 = WEIGHT_qs[b * 4u + 2u];
     let q3 = WEIGHT_qs[b * 4u + 3u];
-    let x0 = x[xb]; let x1 = x[xb + 1u]; let x2 = x[xb + 2u]; let x3 = x[xb + 3u];
-    let x4 = x[xb + 4u]; let x5 = x[xb + 5u]; let x6 = x[xb + 6u]; let x7 = x[xb + 7u];
+    let x0 = (*xv)[0u]; let x1 = (*xv)[1u]; let x2 = (*xv)[2u]; let x3 = (*xv)[3u];
+    let x4 = (*xv)[4u]; let x5 = (*xv)[5u]; let x6 = (*xv)[6u]; let x7 = (*xv)[7u];
     let s = dot(nibbles_lo_WEIGHT(q0), x0) + dot(nibbles_lo_WEIGHT(q1), x1) + dot(nibbles_lo_WEIGHT(q2), x2) + dot(nibbles_lo_WEIGHT(q3), x3)
         + dot(nibbles_hi_WEIGHT(q0), x4) + dot(nibbles_hi_WEIGHT(q1), x5) + dot(nibbles_hi_WEIGHT(q2), x6) + dot(nibbles_hi_WEIGHT(q3), x7);
     let xs = x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7;

@@ -16,17 +16,17 @@ fn load_WEIGHT(b: u32, w: ptr<function, array<vec4<f32>, 8>>) {
     }
 }
 
-// Σ_j w_j · x_j over block b and the 32 x values starting at vec4 index xb:
+// Σ_j w_j · x_j over block b and one token's 32 x values (xv, loaded by the kernel):
 // d · (Σ q_j x_j − 16 Σ x_j).
-fn dot_WEIGHT(b: u32, xb: u32) -> f32 {
+fn dot_WEIGHT(b: u32, xv: ptr<function, array<vec4<f32>, 8>>) -> f32 {
     let d = unpack2x16float(WEIGHT_scales[b >> 1u])[b & 1u];
     let qh = WEIGHT_qs[b * 5u];
     var s = 0.0;
     var xs = vec4<f32>(0.0);
     for (var i = 0u; i < 4u; i++) {
         let q = WEIGHT_qs[b * 5u + 1u + i];
-        let xl = x[xb + i];
-        let xh = x[xb + 4u + i];
+        let xl = (*xv)[i];
+        let xh = (*xv)[4u + i];
         s += dot(lo5_WEIGHT(q, qh, i), xl) + dot(hi5_WEIGHT(q, qh, i), xh);
         xs += xl + xh;
     }

@@ -40,14 +40,14 @@ fn load_WEIGHT(b: u32, w: ptr<function, array<vec4<f32>, 8>>) {
     }
 }
 
-// Σ_j w_j · x_j over block b and the 32 x values starting at vec4 index xb.
-fn dot_WEIGHT(b: u32, xb: u32) -> f32 {
+// Σ_j w_j · x_j over block b and one token's 32 x values (xv, loaded by the kernel).
+fn dot_WEIGHT(b: u32, xv: ptr<function, array<vec4<f32>, 8>>) -> f32 {
     let sc = scales_WEIGHT(b);
     var s0 = 0.0;
     var s1 = 0.0;
     for (var i = 0u; i < 4u; i++) {
-        s0 += dot(codes6_WEIGHT(b, i), x[xb + i]);
-        s1 += dot(codes6_WEIGHT(b, i + 4u), x[xb + 4u + i]);
+        s0 += dot(codes6_WEIGHT(b, i), (*xv)[i]);
+        s1 += dot(codes6_WEIGHT(b, i + 4u), (*xv)[4u + i]);
     }
     return sc.x * s0 + sc.y * s1;
 }

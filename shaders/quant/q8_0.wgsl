@@ -16,13 +16,13 @@ fn bytes_WEIGHT(q: u32) -> vec4<f32> {
     return vec4<f32>(s >> vec4<u32>(24u));
 }
 
-// Σ_j w_j · x_j over block b and the 32 x values starting at vec4 index xb: d · Σ q_j x_j.
-fn dot_WEIGHT(b: u32, xb: u32) -> f32 {
+// Σ_j w_j · x_j over block b and one token's 32 x values (xv, loaded by the kernel): d · Σ q_j x_j.
+fn dot_WEIGHT(b: u32, xv: ptr<function, array<vec4<f32>, 8>>) -> f32 {
     let d = unpack2x16float(WEIGHT_scales[b >> 1u])[b & 1u];
     let o = b * 8u;
-    let s = dot(bytes_WEIGHT(WEIGHT_qs[o]), x[xb]) + dot(bytes_WEIGHT(WEIGHT_qs[o + 1u]), x[xb + 1u])
-        + dot(bytes_WEIGHT(WEIGHT_qs[o + 2u]), x[xb + 2u]) + dot(bytes_WEIGHT(WEIGHT_qs[o + 3u]), x[xb + 3u])
-        + dot(bytes_WEIGHT(WEIGHT_qs[o + 4u]), x[xb + 4u]) + dot(bytes_WEIGHT(WEIGHT_qs[o + 5u]), x[xb + 5u])
-        + dot(bytes_WEIGHT(WEIGHT_qs[o + 6u]), x[xb + 6u]) + dot(bytes_WEIGHT(WEIGHT_qs[o + 7u]), x[xb + 7u]);
+    let s = dot(bytes_WEIGHT(WEIGHT_qs[o]), (*xv)[0u]) + dot(bytes_WEIGHT(WEIGHT_qs[o + 1u]), (*xv)[1u])
+        + dot(bytes_WEIGHT(WEIGHT_qs[o + 2u]), (*xv)[2u]) + dot(bytes_WEIGHT(WEIGHT_qs[o + 3u]), (*xv)[3u])
+        + dot(bytes_WEIGHT(WEIGHT_qs[o + 4u]), (*xv)[4u]) + dot(bytes_WEIGHT(WEIGHT_qs[o + 5u]), (*xv)[5u])
+        + dot(bytes_WEIGHT(WEIGHT_qs[o + 6u]), (*xv)[6u]) + dot(bytes_WEIGHT(WEIGHT_qs[o + 7u]), (*xv)[7u]);
     return d * s;
 }

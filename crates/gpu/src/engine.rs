@@ -604,7 +604,7 @@ impl Engine {
             let size = (n.max(1) * 4) as u64;
             if size > max_binding {
                 return Err(GpuError::Invalid(format!(
-                    "{label} needs {size} bytes, more than this device can bind ({max_binding}); lower the context or the prefill chunk"
+                    "{label} needs {size} bytes, more than this device can bind ({max_binding}); lower the context (--context), the number of sequences (--batch-size) or the prefill chunk"
                 )));
             }
             Ok(gpu.device.create_buffer(&wgpu::BufferDescriptor {

@@ -22,8 +22,9 @@ pub const ARGMAX: &str = include_str!("../../../shaders/argmax.wgsl");
 pub const MATMUL_CPU: &str = include_str!("../../../shaders/matmul_cpu.wgsl");
 pub const MATMUL_SWIGLU_CPU: &str = include_str!("../../../shaders/matmul_swiglu_cpu.wgsl");
 
-/// `load_x` of the CPU matmul kernels: subgroup broadcasts where the device has them.
-const X_UNIFORM: &str = include_str!("../../../shaders/activations/uniform.wgsl");
+/// `load_x` of the matmul kernels: plain loads, or subgroup broadcasts in the CPU kernels where
+/// the device has them.
+const X_PLAIN: &str = include_str!("../../../shaders/activations/plain.wgsl");
 const X_SUBGROUP: &str = include_str!("../../../shaders/activations/subgroup.wgsl");
 
 const K_BLOCKS: &str = include_str!("../../../shaders/quant/k_blocks.wgsl");
@@ -67,8 +68,8 @@ pub struct Kernels {
     pub lanes: u32,
     /// A CPU adapter: the matmuls may use the *_cpu kernels (engine::cpu_chunk decides).
     pub cpu: bool,
-    /// The activation loader those kernels get.
-    activations: &'static str,
+    /// The activation loader the CPU kernels get.
+    cpu_activations: &'static str,
 }
 
 impl Kernels {
@@ -82,7 +83,7 @@ impl Kernels {
         Kernels {
             cache: HashMap::new(),
             cpu: gpu.device_type == wgpu::DeviceType::Cpu,
-            activations: if gpu.subgroups { X_SUBGROUP } else { X_UNIFORM },
+            cpu_activations: if gpu.subgroups { X_SUBGROUP } else { X_PLAIN },
             lanes: std::env::var("XLINGO_MATMUL_LANES")
                 .ok()
                 .and_then(|v| v.parse().ok())
@@ -138,7 +139,12 @@ impl Kernels {
                     }
                 }
                 if source.contains("load_x(") {
-                    code.push_str(self.activations);
+                    // In the GPU kernels the lanes of a row load different blocks: plain loads.
+                    code.push_str(if name.ends_with("_cpu") {
+                        self.cpu_activations
+                    } else {
+                        X_PLAIN
+                    });
                     code.push('\n');
                 }
                 code.push_str(&source.replace("X_VEC4S", &format!("{x_vec4s}u")));
