@@ -15,8 +15,9 @@ struct Params { n_heads: u32, n_kv: u32, head_dim: u32, ctx: u32, max_tokens: u3
 @group(0) @binding(1) var<uniform> p: Params;
 // Each token's q is the first n_heads · d values of its row of qkv (rope_kv.wgsl).
 @group(0) @binding(2) var<storage, read> qkv: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> cache_k: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> cache_v: array<f32>;
+// f32 or f16 (get_k4/get_v from shaders/kv/; read_write only because those files also write).
+@group(0) @binding(3) var<storage, read_write> cache_k: array<KV_K>;
+@group(0) @binding(4) var<storage, read_write> cache_v: array<KV_V>;
 @group(0) @binding(5) var<storage, read_write> scores: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 @group(0) @binding(7) var<storage, read> slots: array<vec2<u32>>;
@@ -63,7 +64,7 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
         let kb = (kv * p.ctx + j) * d4;
         var s = 0.0;
         for (var i = 0u; i < d4; i++) {
-            s += dot(qv[i], cache_k[kb + i]);
+            s += dot(qv[i], get_k4(kb + i));
         }
         s *= p.scale;
         scores[sbase + j] = s;
@@ -90,7 +91,7 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
         var acc = 0.0;
         let vb = kv * p.ctx * p.head_dim + i;
         for (var j = 0u; j < positions; j++) {
-            acc += scores[sbase + j] * cache_v[vb + j * p.head_dim];
+            acc += scores[sbase + j] * get_v(vb + j * p.head_dim);
         }
         out[(t * p.n_heads + h) * p.head_dim + i] = acc / sum;
     }

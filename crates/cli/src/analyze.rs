@@ -20,7 +20,9 @@ use xlingo_eval::repr::{LanguageStates, ReprAnalysis, ReprOptions, analyze};
 
 use crate::assets::{DEFAULT_MODEL, count_bar, write_atomically, write_json};
 use crate::parallel::{Corpus, file_corpus, fitting, parse_lang_file, udhr_corpus};
-use crate::session::{DeviceChoice, Engine, EngineChoice, EngineSpec, Session, resolve_model};
+use crate::session::{
+    DeviceChoice, Engine, EngineChoice, EngineSpec, KvCache, Session, resolve_model,
+};
 
 #[derive(Args, Debug)]
 pub struct AnalyzeArgs {
@@ -68,6 +70,7 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
         device: args.device,
         context: None,
         sequences: 1,
+        kv_cache: KvCache::F32,
     };
     let session = Session::load(&model_path, &spec)
         .with_context(|| format!("loading {}", model_path.display()))?;

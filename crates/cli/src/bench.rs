@@ -10,7 +10,9 @@ use serde_json::json;
 use xlingo_model::{GenerateOptions, SamplingParams};
 
 use crate::assets::DEFAULT_MODEL;
-use crate::session::{DeviceChoice, Engine, EngineChoice, EngineSpec, Session, resolve_model};
+use crate::session::{
+    DeviceChoice, Engine, EngineChoice, EngineSpec, KvCache, Session, resolve_model,
+};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -37,6 +39,9 @@ pub struct BenchArgs {
     /// KV-cache positions of the WGSL engine (default: prompt + generated tokens).
     #[arg(long)]
     context: Option<usize>,
+    /// How the WGSL engine keeps keys and values.
+    #[arg(long, value_enum, default_value = "f16")]
+    kv_cache: KvCache,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -73,6 +78,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 .unwrap_or(args.prompt_tokens + args.gen_tokens + 1),
         ),
         sequences: args.batch_size,
+        kv_cache: args.kv_cache,
     };
     let mut session =
         Session::load(&path, &spec).with_context(|| format!("loading {}", path.display()))?;
@@ -176,6 +182,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             "prompt_tokens": prompt.len(),
             "gen_tokens": args.gen_tokens,
             "batch_size": args.batch_size,
+            "kv_cache": format!("{:?}", args.kv_cache).to_lowercase(),
             "runs": args.runs,
             "prefill_tok_s": prefill.to_json(),
             "decode_tok_s": decode.to_json(),

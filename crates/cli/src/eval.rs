@@ -21,7 +21,9 @@ use xlingo_eval::{BleuConfig, ChrfConfig, Flores, Tokenizer, corpus_bleu, corpus
 use xlingo_model::{GenerateOptions, SamplingParams};
 
 use crate::assets::{DEFAULT_MODEL, write_atomically};
-use crate::session::{DeviceChoice, EngineChoice, EngineSpec, Session, Text, resolve_model};
+use crate::session::{
+    DeviceChoice, EngineChoice, EngineSpec, KvCache, Session, Text, resolve_model,
+};
 
 #[derive(Subcommand, Debug)]
 pub enum EvalCommand {
@@ -64,6 +66,9 @@ pub struct Common {
     /// KV-cache positions of the WGSL engine (default: the longest prompt plus --max-tokens).
     #[arg(long)]
     context: Option<usize>,
+    /// How the WGSL engine keeps keys and values.
+    #[arg(long, value_enum, default_value = "f16")]
+    kv_cache: KvCache,
     /// Prompts the WGSL engine decodes together: each step reads the weights once for all of
     /// them (the KV cache holds this many sequences). The reference engine runs one at a time.
     #[arg(long, default_value_t = 8)]
@@ -445,6 +450,7 @@ fn predict(common: &Common, items: &[Item]) -> Result<HashMap<String, String>> {
                 .unwrap_or((longest + common.max_tokens + 1).min(text.config.context_length)),
         ),
         sequences: common.batch_size.max(1),
+        kv_cache: common.kv_cache,
     };
     let mut session = Session::load(&model_path, &spec)
         .with_context(|| format!("loading {}", model_path.display()))?;

@@ -10,7 +10,7 @@ use xlingo_formats::tokenizer::StreamDecoder;
 use xlingo_model::{GenerateOptions, SamplingParams, StopReason};
 
 use crate::assets::DEFAULT_MODEL;
-use crate::session::{DeviceChoice, EngineChoice, EngineSpec, Session, resolve_model};
+use crate::session::{DeviceChoice, EngineChoice, EngineSpec, KvCache, Session, resolve_model};
 
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
@@ -62,6 +62,9 @@ pub struct GenerateArgs {
     /// KV-cache positions of the WGSL engine (default: the model's context length).
     #[arg(long)]
     context: Option<usize>,
+    /// How the WGSL engine keeps keys and values.
+    #[arg(long, value_enum, default_value = "f16")]
+    kv_cache: KvCache,
 }
 
 pub fn run(args: GenerateArgs) -> Result<()> {
@@ -73,6 +76,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         device: args.device,
         context: args.context,
         sequences: 1,
+        kv_cache: args.kv_cache,
     };
     let mut session =
         Session::load(&path, &spec).with_context(|| format!("loading {}", path.display()))?;

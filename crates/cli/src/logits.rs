@@ -18,7 +18,9 @@ use safetensors::tensor::TensorView;
 use xlingo_model::ForwardOptions;
 
 use crate::assets::{DEFAULT_MODEL, write_atomically};
-use crate::session::{DeviceChoice, Engine, EngineChoice, EngineSpec, Session, resolve_model};
+use crate::session::{
+    DeviceChoice, Engine, EngineChoice, EngineSpec, KvCache, Session, resolve_model,
+};
 
 #[derive(Args, Debug)]
 pub struct LogitsArgs {
@@ -54,6 +56,7 @@ pub fn run(args: LogitsArgs) -> Result<()> {
         device: args.device,
         context: None,
         sequences: 1,
+        kv_cache: KvCache::F32,
     };
     let session =
         Session::load(&path, &spec).with_context(|| format!("loading {}", path.display()))?;

@@ -42,6 +42,15 @@ impl DeviceChoice {
     }
 }
 
+/// How the WGSL engine stores keys and values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum KvCache {
+    /// Half the memory and attention reads (llama.cpp's default); logits move by ~1e-3.
+    F16,
+    /// Exact: the engine's logits match the reference model's to ~1e-5.
+    F32,
+}
+
 /// The model, on one of the two engines.
 pub enum Engine {
     Gpu(Box<xlingo_gpu::Engine>),
@@ -56,9 +65,10 @@ impl Engine {
     pub fn describe(&self) -> String {
         match self {
             Engine::Gpu(e) => format!(
-                "the WGSL engine on {} (weights {:.1} MB, KV cache {:.1} MB for {} positions{})",
+                "the WGSL engine on {} (weights {:.1} MB, {} KV cache {:.1} MB for {} positions{})",
                 e.gpu().adapter,
                 e.weight_bytes() as f64 / 1e6,
+                if e.kv_f16() { "f16" } else { "f32" },
                 e.kv_cache_bytes() as f64 / 1e6,
                 e.context(),
                 match e.sequences() {
@@ -202,6 +212,7 @@ pub struct EngineSpec {
     pub context: Option<usize>,
     /// Sequences the WGSL engine decodes at once (`generate_batch`); 1 for a chat.
     pub sequences: usize,
+    pub kv_cache: KvCache,
 }
 
 impl EngineSpec {
@@ -233,6 +244,7 @@ impl EngineSpec {
         xlingo_gpu::EngineOptions {
             context: self.context,
             sequences: self.sequences,
+            kv_f16: self.kv_cache == KvCache::F16,
             ..Default::default()
         }
     }

@@ -51,6 +51,9 @@ pub struct EngineOptions {
     /// Sequences the KV cache holds side by side, for [`Engine::generate_batch`] (each gets
     /// `context` positions; the cache grows by this factor). 1 for a chat.
     pub sequences: usize,
+    /// Keep keys and values in f16 (half the cache memory and attention reads, as llama.cpp
+    /// does by default) instead of f32 (the default here: exact parity with the reference).
+    pub kv_f16: bool,
 }
 
 impl Default for EngineOptions {
@@ -63,6 +66,7 @@ impl Default for EngineOptions {
             weight_binding_limit: None,
             cpu_kernels: true,
             sequences: 1,
+            kv_f16: false,
         }
     }
 }
@@ -577,7 +581,8 @@ impl Engine {
         let (d, ff, vocab, hd) = (c.hidden_size, c.intermediate_size, c.vocab_size, c.head_dim);
         let (q_dim, kv_dim) = (c.n_heads * hd, c.n_kv_heads * hd);
         let mut notes = Vec::new();
-        let kernels = Kernels::for_gpu(gpu);
+        let mut kernels = Kernels::for_gpu(gpu);
+        kernels.kv_f16 = options.kv_f16;
         let cpu_chunk = cpu_chunk(
             &kernels,
             &options,
@@ -715,7 +720,8 @@ impl Engine {
         // capture can be switched on later without rebuilding the engine.
         body.push(Op::Capture(0));
 
-        let kv_layer = sequences * c.n_kv_heads * context * hd;
+        // f32 words per layer and cache: f16 values go two to a word.
+        let kv_layer = sequences * c.n_kv_heads * context * hd / if options.kv_f16 { 2 } else { 1 };
         let mut layers = Vec::with_capacity(c.n_layers);
         let mut kv_bytes = 0;
         for i in 0..c.n_layers {
@@ -924,8 +930,9 @@ impl Builder<'_> {
                 Slot::Uniform,
                 Slot::Uniform,
                 Slot::Read,
-                Slot::Read,
-                Slot::Read,
+                // The cache: read_write only in declaration (see attention.wgsl).
+                Slot::Write,
+                Slot::Write,
                 Slot::Write,
                 Slot::Write,
                 Slot::Read,
@@ -1077,6 +1084,11 @@ impl Engine {
     /// Positions filled so far.
     pub fn position(&self) -> usize {
         self.cached.len()
+    }
+
+    /// Keys and values are kept in f16 (`EngineOptions::kv_f16`).
+    pub fn kv_f16(&self) -> bool {
+        self.options.kv_f16
     }
 
     /// Sequences the KV cache holds side by side (`EngineOptions::sequences`).

@@ -27,6 +27,19 @@ pub const MATMUL_SWIGLU_CPU: &str = include_str!("../../../shaders/matmul_swiglu
 const X_PLAIN: &str = include_str!("../../../shaders/activations/plain.wgsl");
 const X_SUBGROUP: &str = include_str!("../../../shaders/activations/subgroup.wgsl");
 
+/// KV-cache access of rope_kv.wgsl and attention.wgsl, and the element types they substitute
+/// for `KV_K` / `KV_V`.
+const KV_F32: (&str, &str, &str) = (
+    include_str!("../../../shaders/kv/f32.wgsl"),
+    "vec4<f32>",
+    "f32",
+);
+const KV_F16: (&str, &str, &str) = (
+    include_str!("../../../shaders/kv/f16.wgsl"),
+    "vec2<u32>",
+    "u32",
+);
+
 const K_BLOCKS: &str = include_str!("../../../shaders/quant/k_blocks.wgsl");
 const Q5_BITS: &str = include_str!("../../../shaders/quant/q5_bits.wgsl");
 
@@ -70,6 +83,8 @@ pub struct Kernels {
     pub cpu: bool,
     /// The activation loader the CPU kernels get.
     cpu_activations: &'static str,
+    /// The KV cache holds f16 (packed in pairs) instead of f32.
+    pub kv_f16: bool,
 }
 
 impl Kernels {
@@ -84,6 +99,7 @@ impl Kernels {
             cache: HashMap::new(),
             cpu: gpu.device_type == wgpu::DeviceType::Cpu,
             cpu_activations: if gpu.subgroups { X_SUBGROUP } else { X_PLAIN },
+            kv_f16: false,
             lanes: std::env::var("XLINGO_MATMUL_LANES")
                 .ok()
                 .and_then(|v| v.parse().ok())
@@ -147,7 +163,14 @@ impl Kernels {
                     });
                     code.push('\n');
                 }
-                code.push_str(&source.replace("X_VEC4S", &format!("{x_vec4s}u")));
+                let mut source = source.replace("X_VEC4S", &format!("{x_vec4s}u"));
+                if source.contains("KV_K") {
+                    let (helpers, k, v) = if self.kv_f16 { KV_F16 } else { KV_F32 };
+                    code.push_str(helpers);
+                    code.push('\n');
+                    source = source.replace("KV_K", k).replace("KV_V", v);
+                }
+                code.push_str(&source);
                 let lanes = code.contains("override LANES").then_some(self.lanes);
                 std::sync::Arc::new(compile(gpu, name, &code, slots, lanes))
             })

@@ -14,6 +14,8 @@ use xlingo_model::{ForwardOptions, Generator, KvCache, LoadedModel};
 const PROMPT: [u32; 11] = [5, 17, 3, 80, 42, 42, 7, 91, 12, 0, 95];
 /// Logits of the tiny models are O(1); f32 sums in a different order differ by ~1e-6.
 const TOLERANCE: f32 = 1e-4;
+/// With keys and values rounded to f16 (relative error ≤ 2⁻¹¹).
+const F16_CACHE_TOLERANCE: f32 = 1e-2;
 
 fn gpu() -> Gpu {
     Gpu::new_blocking().expect("a wgpu adapter (lavapipe: apt install mesa-vulkan-drivers)")
@@ -241,6 +243,45 @@ fn q_k_v_of_different_types_match_the_reference() {
         assert!(
             diff < TOLERANCE,
             "{arch} (CPU kernels {cpu_kernels}): max |logit diff| {diff}"
+        );
+    }
+}
+
+#[test]
+fn an_f16_kv_cache_is_half_the_size_and_close_to_the_reference() {
+    let gpu = gpu();
+    for (arch, cpu_kernels) in arch_and_kernels(&gpu) {
+        let config = tiny_config(arch);
+        let gguf = tiny_gguf(&config, GgmlType::Q8_0);
+        let (want, _) = reference(&gguf, &PROMPT);
+        let vocab = config.vocab_size;
+        let options = |kv_f16| EngineOptions {
+            prefill_chunk: 4,
+            all_logits: true,
+            cpu_kernels,
+            kv_f16,
+            ..Default::default()
+        };
+        let f32_cache = engine(&gpu, &gguf, options(false)).kv_cache_bytes();
+        let mut e = engine(&gpu, &gguf, options(true));
+        assert_eq!(2 * e.kv_cache_bytes(), f32_cache);
+        // A prompt in chunks (4, 4), then token by token through the cache.
+        let mut got = pollster::block_on(e.forward(&PROMPT[..8], Want::AllLogits))
+            .unwrap()
+            .logits;
+        for &t in &PROMPT[8..] {
+            got.extend(
+                pollster::block_on(e.forward(&[t], Want::LastLogits))
+                    .unwrap()
+                    .logits,
+            );
+        }
+        assert_eq!(got.len(), PROMPT.len() * vocab);
+        let diff = max_abs_diff(&got, &want);
+        eprintln!("{arch} (CPU kernels {cpu_kernels}): f16 cache, max |logit diff| {diff}");
+        assert!(
+            (1e-5..F16_CACHE_TOLERANCE).contains(&diff),
+            "{arch} (CPU kernels {cpu_kernels}): max |logit diff| {diff} with an f16 cache"
         );
     }
 }

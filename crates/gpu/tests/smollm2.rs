@@ -17,17 +17,18 @@ const LLAMACPP_CONFIDENT_MARGIN: f32 = 0.5;
 
 #[path = "../../../tests/reference_fixtures.rs"]
 mod reference_fixtures;
-use reference_fixtures::{Case, fixture, logsumexp, model_path};
+use reference_fixtures::{Case, Fixture, fixture, logsumexp, model_path};
 
 fn model() -> Gguf {
     Gguf::open(model_path()).unwrap()
 }
 
-fn engine(gguf: &Gguf) -> Engine {
+fn engine(gguf: &Gguf, kv_f16: bool) -> Engine {
     let gpu = Gpu::new_blocking().expect("a wgpu adapter (lavapipe in CI)");
     let options = EngineOptions {
         context: Some(256),
         all_logits: true,
+        kv_f16,
         ..Default::default()
     };
     Engine::from_gguf(&gpu, gguf, options).unwrap()
@@ -45,7 +46,7 @@ fn selected(cases: &[Case]) -> impl Iterator<Item = &Case> {
 #[test]
 fn logits_match_the_burn_model_and_hf_f32() {
     let gguf = model();
-    let mut e = engine(&gguf);
+    let mut e = engine(&gguf, false);
     let vocab = e.config().vocab_size;
     let hf = fixture("hf_smollm2_q4_1.json");
     let mut worst_hf = 0.0f32;
@@ -107,9 +108,16 @@ fn logits_match_the_burn_model_and_hf_f32() {
 #[test]
 fn greedy_tokens_match_llama_cpp() {
     let gguf = model();
-    let mut e = engine(&gguf);
     let llamacpp = fixture("llamacpp_smollm2_q4_1.json");
     let hf = fixture("hf_smollm2_q4_1.json");
+    // With the f32 cache and with the f16 one (llama.cpp's default, which made the fixture).
+    for kv_f16 in [false, true] {
+        let mut e = engine(&gguf, kv_f16);
+        greedy_cases(&mut e, &llamacpp, &hf, kv_f16);
+    }
+}
+
+fn greedy_cases(e: &mut Engine, llamacpp: &Fixture, hf: &Fixture, kv_f16: bool) {
     let (mut compared, mut cases) = (0, 0);
     for case in selected(&llamacpp.cases) {
         let options = GenerateOptions {
@@ -131,14 +139,14 @@ fn greedy_tokens_match_llama_cpp() {
             }
             assert_eq!(
                 a, b,
-                "{}: greedy token {k} differs from llama.cpp",
+                "{} (f16 cache {kv_f16}): greedy token {k} differs from llama.cpp",
                 case.name
             );
             compared += 1;
         }
         cases += 1;
     }
-    println!("{compared} greedy tokens of {cases} cases equal llama.cpp's");
+    println!("{compared} greedy tokens of {cases} cases equal llama.cpp's (f16 cache {kv_f16})");
     assert!(
         compared >= 4 * cases,
         "only {compared} tokens compared: fixture or engine suspicious"
