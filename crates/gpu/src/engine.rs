@@ -1465,11 +1465,9 @@ impl Engine {
         self.reset();
         loop {
             // Free places take the next prompts: read each (its own pass), take its first token.
-            while !free.is_empty() && !queued.is_empty() {
-                let (i, seq) = (
-                    queued.next().unwrap_or_default(),
-                    free.pop().unwrap_or_default(),
-                );
+            while let Some(&seq) = free.last() {
+                let Some(i) = queued.next() else { break };
+                free.pop();
                 self.lengths[seq] = 0;
                 let entries: Vec<(usize, u32)> = prompts[i].iter().map(|&t| (seq, t)).collect();
                 let want = if on_gpu {
