@@ -287,6 +287,9 @@ pub async fn start_engine(parsed: &Parsed, context: usize) -> Result<Engine, Str
     let gpu = Gpu::new().await.map_err(|e| e.to_string())?;
     let options = EngineOptions {
         context: Some(context.min(parsed.config.context_length)),
+        // f32 keys and values (the CLI's default is f16): the Representations view's hidden
+        // states are checked against `xlingo analyze` to 1e-4.
+        kv_f16: false,
         ..Default::default()
     };
     let engine = Engine::from_gguf(&gpu, &parsed.gguf, options).map_err(|e| e.to_string())?;

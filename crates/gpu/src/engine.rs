@@ -1096,8 +1096,8 @@ impl Engine {
         self.lengths.len()
     }
 
-    /// Bytes of the KV cache (f32 keys and values for every layer, sequence and position),
-    /// allocated up front.
+    /// Bytes of the KV cache (keys and values, f32 or f16, for every layer, sequence and
+    /// position), allocated up front.
     pub fn kv_cache_bytes(&self) -> u64 {
         self.kv_bytes
     }
