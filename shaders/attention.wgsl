@@ -8,7 +8,7 @@
 // workgroup-memory cap); max and sum are reduced in workgroup memory.
 // Launch: workgroup_size 64, one workgroup per (head, token): grid = (n_heads, tokens).
 // Invocations stride over positions for the scores and over head dimensions for the output.
-struct Batch { n_tokens: u32, pos0: u32, _a: u32, _b: u32 }
+struct Batch { n_tokens: u32, _a: u32, _b: u32, _c: u32 }
 struct Params { n_heads: u32, n_kv: u32, head_dim: u32, ctx: u32, max_tokens: u32, scale: f32, stride: u32, _b: u32 }
 
 @group(0) @binding(0) var<uniform> batch: Batch;

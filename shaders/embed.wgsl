@@ -2,7 +2,7 @@
 // row-chunk of E (rows row0 .. row0 + rows); other tokens are left to the chunk that holds them.
 // E stays in its GGUF quantisation; load_w comes from shaders/quant/.
 // Launch: workgroup_size 64, one invocation per 32-value block: grid = (ceil(k / 32 / 64), tokens).
-struct Batch { n_tokens: u32, pos0: u32, _a: u32, _b: u32 }
+struct Batch { n_tokens: u32, _a: u32, _b: u32, _c: u32 }
 struct Params { k: u32, row0: u32, rows: u32, _a: u32 }
 
 @group(0) @binding(0) var<uniform> batch: Batch;

@@ -16,7 +16,7 @@ override LANES: u32 = 8u;
 const ROWS_X_LANES: u32 = 64u;
 const TM: u32 = 8u;
 
-struct Batch { n_tokens: u32, pos0: u32, _a: u32, _b: u32 }
+struct Batch { n_tokens: u32, _a: u32, _b: u32, _c: u32 }
 struct Params { n: u32, k: u32, out_stride: u32, out_offset: u32, accumulate: u32, has_bias: u32, last_only: u32, _c: u32 }
 
 @group(0) @binding(0) var<uniform> batch: Batch;

@@ -23,7 +23,7 @@
 const R: u32 = 4u;
 const T: u32 = 4u;
 
-struct Batch { n_tokens: u32, pos0: u32, _a: u32, _b: u32 }
+struct Batch { n_tokens: u32, _a: u32, _b: u32, _c: u32 }
 struct Params { n: u32, k: u32, out_stride: u32, out_offset: u32, accumulate: u32, has_bias: u32, last_only: u32, _c: u32 }
 
 @group(0) @binding(0) var<uniform> batch: Batch;

@@ -1,7 +1,7 @@
 // RMSNorm: out[t, i] = x[t, i] / sqrt(mean_j x[t, j]² + eps) · g[i].
 // Launch: workgroup_size 64, one workgroup per token: grid = (1, tokens). The 64 invocations
 // stride over the row, then reduce the sum of squares in workgroup memory.
-struct Batch { n_tokens: u32, pos0: u32, _a: u32, _b: u32 }
+struct Batch { n_tokens: u32, _a: u32, _b: u32, _c: u32 }
 struct Params { d: u32, eps: f32, _a: u32, _b: u32 }
 
 @group(0) @binding(0) var<uniform> batch: Batch;

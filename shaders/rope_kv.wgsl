@@ -13,7 +13,7 @@
 // An invocation owns a rotation pair of a q head (rotated in place) or the adjacent output
 // dimensions (2i, 2i + 1) of a kv head (in the NeoX layout their partners are d/2 away).
 // Launch: workgroup_size 64, one invocation per (head, pair): grid = (ceil((n_heads + n_kv) · d/2 / 64), tokens).
-struct Batch { n_tokens: u32, pos0: u32, _a: u32, _b: u32 }
+struct Batch { n_tokens: u32, _a: u32, _b: u32, _c: u32 }
 struct Params { n_heads: u32, n_kv: u32, head_dim: u32, ctx: u32, neox: u32, stride: u32, _b: u32, _c: u32 }
 
 @group(0) @binding(0) var<uniform> batch: Batch;

@@ -315,7 +315,8 @@ pub struct Engine {
     /// position), so that a new prompt sharing a prefix with them (the next turn of a chat)
     /// skips that prefix.
     cached: Vec<u32>,
-    /// Positions filled in each sequence's cache (`lengths[0] == cached.len()`).
+    /// Positions filled in each sequence's cache (`lengths[0] == cached.len()` except inside
+    /// `generate_batch`, which resets both when it ends).
     lengths: Vec<usize>,
     weight_bytes: u64,
     buffer_bytes: u64,
@@ -1314,11 +1315,7 @@ impl Engine {
         let queue = &self.gpu.queue;
         queue.write_buffer(&self.bufs.tokens, 0, bytemuck::cast_slice(tokens));
         queue.write_buffer(&self.bufs.slots, 0, bytemuck::cast_slice(slots));
-        queue.write_buffer(
-            &self.bufs.step,
-            0,
-            bytemuck::cast_slice(&[n, slots[0][1], 0, 0]),
-        );
+        queue.write_buffer(&self.bufs.step, 0, bytemuck::cast_slice(&[n, 0, 0, 0]));
         let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
         let head: &[Op] = match want {
             Want::Nothing => &[],
@@ -1457,6 +1454,14 @@ impl Engine {
         }
         let p = &options.sampling;
         let on_gpu = p.temperature <= 0.0 && p.repeat_penalty == 1.0;
+        // What a pass returns: one row (a prompt, or a step of one live sequence: the head every
+        // engine has) or one per live sequence.
+        let want = |rows: usize| match (rows == 1, on_gpu) {
+            (true, true) => Want::Argmax,
+            (true, false) => Want::LastLogits,
+            (false, true) => Want::AllArgmax,
+            (false, false) => Want::AllLogits,
+        };
         let vocab = self.config.vocab_size;
         let mut results: Vec<Option<(Vec<u32>, StopReason)>> = vec![None; prompts.len()];
         let mut free: Vec<usize> = (0..self.sequences()).rev().collect();
@@ -1470,12 +1475,7 @@ impl Engine {
                 free.pop();
                 self.lengths[seq] = 0;
                 let entries: Vec<(usize, u32)> = prompts[i].iter().map(|&t| (seq, t)).collect();
-                let want = if on_gpu {
-                    Want::Argmax
-                } else {
-                    Want::LastLogits
-                };
-                let mut out = self.run(&entries, want).await?;
+                let mut out = self.run(&entries, want(1)).await?;
                 let mut generation = Generation::new(&prompts[i], options, self.context);
                 match generation.next(out.argmax, &mut out.logits, &mut |t| on_token(i, t)) {
                     Ok(next) => live.push(Live {
@@ -1496,16 +1496,9 @@ impl Engine {
                 break;
             }
             // One step of every live sequence.
-            // (One live sequence takes the single-row head, which every engine has.)
             let entries: Vec<(usize, u32)> = live.iter().map(|l| (l.seq, l.next)).collect();
             let single = live.len() == 1;
-            let want = match (single, on_gpu) {
-                (true, true) => Want::Argmax,
-                (true, false) => Want::LastLogits,
-                (false, true) => Want::AllArgmax,
-                (false, false) => Want::AllLogits,
-            };
-            let mut out = self.run(&entries, want).await?;
+            let mut out = self.run(&entries, want(live.len())).await?;
             let mut still = Vec::with_capacity(live.len());
             for (row, mut l) in live.into_iter().enumerate() {
                 let chosen = if single {
