@@ -27,7 +27,7 @@ pub struct BenchArgs {
     /// Prompt length in tokens (a fixed English passage, repeated as needed).
     #[arg(long, default_value_t = 64)]
     prompt_tokens: usize,
-    /// Tokens to generate (greedy, stop tokens ignored).
+    /// Tokens to generate (greedy unless --sample; stop tokens ignored).
     #[arg(long, default_value_t = 64)]
     gen_tokens: usize,
     /// Measured runs; the statistics are over these.
@@ -53,6 +53,14 @@ pub struct BenchArgs {
     /// decode tok/s count all of them. WGSL engine only.
     #[arg(long, default_value_t = 1)]
     batch_size: usize,
+    /// Sample with `xlingo generate`'s defaults (llama.cpp's: temperature 0.8, top-k 40, top-p
+    /// 0.95, min-p 0.05; seed 0) instead of greedy decoding; add a repetition penalty with
+    /// --repeat-penalty.
+    #[arg(long)]
+    sample: bool,
+    /// With --sample: the repetition penalty (1.0 is off).
+    #[arg(long, default_value_t = 1.0, requires = "sample")]
+    repeat_penalty: f32,
 }
 
 const PASSAGE: &str = "The history of languages is a history of people moving, trading and \
@@ -96,7 +104,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let options = GenerateOptions {
         max_tokens: args.gen_tokens,
         stop_ids: vec![],
-        sampling: SamplingParams::greedy(),
+        sampling: if args.sample {
+            SamplingParams {
+                repeat_penalty: args.repeat_penalty,
+                ..SamplingParams::default()
+            }
+        } else {
+            SamplingParams::greedy()
+        },
     };
     if !args.json {
         eprintln!(
@@ -183,6 +198,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             "gen_tokens": args.gen_tokens,
             "batch_size": args.batch_size,
             "kv_cache": format!("{:?}", args.kv_cache).to_lowercase(),
+            "sampling": format!("{:?}", options.sampling),
             "runs": args.runs,
             "prefill_tok_s": prefill.to_json(),
             "decode_tok_s": decode.to_json(),
@@ -204,6 +220,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 n => format!(", {n} sequences together (tok/s count all)"),
             }
         );
+        if args.sample {
+            println!("sampling {:?}", options.sampling);
+        }
         println!("prefill  {} tok/s", prefill.show(1));
         println!("decode   {} tok/s", decode.show(1));
         println!("TTFT     {} s", ttft.show(3));

@@ -152,7 +152,8 @@ impl Gpu {
             .min(self.limits.max_buffer_size)
     }
 
-    /// Copy `bytes` bytes of `buffer` (from `offset`) back to the host.
+    /// Copy `bytes` bytes of `buffer` (from `offset`) back to the host; an error if the device
+    /// was lost or an uncaptured error (a failed validation) happened since it was created.
     pub async fn read(&self, buffer: &wgpu::Buffer, offset: u64, bytes: u64) -> Result<Vec<u8>> {
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
@@ -177,6 +178,11 @@ impl Gpu {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(self.lost_or(GpuError::Readback(e.to_string()))),
             Err(_) => return Err(self.lost_or(GpuError::Readback("mapping cancelled".into()))),
+        }
+        // A failed validation (say, a kernel that did not compile) leaves the device usable but
+        // the results wrong: report it rather than return them.
+        if let Some(reason) = self.lost() {
+            return Err(GpuError::DeviceLost(reason));
         }
         let data = slice
             .get_mapped_range()

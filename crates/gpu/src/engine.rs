@@ -16,14 +16,16 @@
 //! x += h·Wdᵀ                                      matmul.wgsl    (residual add fused)
 //! ```
 //!
-//! then `logits = rmsnorm(x, output_norm)·Wᵀ` for the last token (or all), and for greedy
-//! decoding the arg-max on the GPU (argmax.wgsl), so only 8 bytes come back per token.
+//! then `logits = rmsnorm(x, output_norm)·Wᵀ` for the last token (or all). Sampling works on
+//! the logits where they are: the repetition penalty (penalty.wgsl), then for greedy decoding
+//! the arg-max (argmax.wgsl: 8 bytes come back per token) and otherwise the top-k candidates
+//! (topk.wgsl: ~2 KiB come back instead of the whole row), ranked and drawn from on the host.
 
 use std::sync::Arc;
 
 use wgpu::util::DeviceExt;
 use xlingo_formats::{FormatError, GgmlType, Gguf, ModelConfig, RopeLayout, WeightSource};
-use xlingo_sampling::{GenerateOptions, Generation, StopReason};
+use xlingo_sampling::{GenerateOptions, Generation, SamplingParams, Scores, StopReason};
 
 use crate::context::Gpu;
 use crate::error::{GpuError, Result};
@@ -85,7 +87,26 @@ pub enum Want {
     /// The arg-max of every position's logits, computed on the GPU (as `AllLogits`, it needs
     /// `all_logits` or several sequences).
     AllArgmax,
+    /// The last position's best k candidates (k ≤ [`MAX_GPU_TOP_K`]), selected on the GPU.
+    TopK(u32),
+    /// Every position's best k candidates (as `AllLogits`, it needs `all_logits` or several
+    /// sequences).
+    AllTopK(u32),
 }
+
+impl Want {
+    /// One row per position (else the last position's only).
+    fn every_row(self) -> bool {
+        matches!(self, Want::AllLogits | Want::AllArgmax | Want::AllTopK(_))
+    }
+}
+
+/// The largest top-k selected on the GPU; a larger (or no) top-k reads the whole row back.
+pub const MAX_GPU_TOP_K: usize = 128;
+/// Candidates topk.wgsl returns per row at most (the k best and the tokens tied with the k-th).
+const CANDIDATE_CAP: usize = 256;
+/// Distinct tokens per row the GPU repetition penalty takes; more are penalised on the host.
+const PENALTY_CAP: usize = 1024;
 
 #[derive(Debug, Default, Clone)]
 pub struct ForwardOutput {
@@ -94,6 +115,10 @@ pub struct ForwardOutput {
     pub argmax: Option<u32>,
     /// With `AllArgmax`: one per token.
     pub argmaxes: Vec<u32>,
+    /// With `TopK(k)` (one row) or `AllTopK(k)` (one per token): (token, logit) pairs, the k
+    /// best and every token tied with the k-th, in no particular order (as
+    /// [`Scores::Candidates`] takes them).
+    pub candidates: Vec<Vec<(u32, f32)>>,
     /// With `capture_hidden`: n_layers + 1 entries (after the embedding, then after each
     /// layer), each [tokens, hidden_size] row-major.
     pub hidden: Vec<Vec<f32>>,
@@ -134,6 +159,12 @@ struct Buffers {
     scores: wgpu::Buffer,
     rope: wgpu::Buffer,
     argmax: wgpu::Buffer,
+    /// topk.wgsl's output: per row, the count and (token, logit bits) pairs.
+    candidates: wgpu::Buffer,
+    /// penalty.wgsl's (row, token) pairs and its parameters, topk.wgsl's parameters.
+    penalties: wgpu::Buffer,
+    penalty_params: wgpu::Buffer,
+    topk_params: wgpu::Buffer,
     /// (sequence, position) of each token of the chunk, for rope_kv.wgsl and attention.wgsl.
     slots: wgpu::Buffer,
     hidden: Option<wgpu::Buffer>,
@@ -311,6 +342,10 @@ pub struct Engine {
     /// Over one row (the last token's logits) and over every token's row.
     argmax: Dispatch,
     argmax_all: Dispatch,
+    top_k: Dispatch,
+    top_k_all: Dispatch,
+    /// Its x is set per pass (one invocation per penalised token).
+    penalty: Dispatch,
     /// The tokens whose keys and values sequence 0's cache holds (its length is the next
     /// position), so that a new prompt sharing a prefix with them (the next turn of a chat)
     /// skips that prefix.
@@ -655,6 +690,10 @@ impl Engine {
             scores: f32s("scores", c.n_heads * chunk * context)?,
             rope: f32_buffer(gpu, "rope cos/sin", &table),
             argmax: f32s("argmax", 2 * chunk)?,
+            candidates: f32s("candidates", logit_rows * (2 + 2 * CANDIDATE_CAP))?,
+            penalties: f32s("penalised tokens", logit_rows * 2 * PENALTY_CAP)?,
+            penalty_params: uniform(gpu, "penalty", &[0; 4]),
+            topk_params: uniform(gpu, "top-k", &[vocab as u32, 1, CANDIDATE_CAP as u32, 0]),
             slots: f32s("slots", 2 * chunk)?,
             hidden: if options.capture_hidden {
                 Some(f32s("hidden", (c.n_layers + 1) * chunk * d)?)
@@ -673,6 +712,8 @@ impl Engine {
             &bufs.logits,
             &bufs.scores,
             &bufs.rope,
+            &bufs.candidates,
+            &bufs.penalties,
         ]
         .iter()
         .map(|b| b.size())
@@ -817,6 +858,32 @@ impl Engine {
             y,
         };
         let (argmax, argmax_all) = (argmax_over(Rows::One), argmax_over(Rows::Tokens));
+        let slots = [Slot::Uniform, Slot::Read, Slot::Write];
+        let topk_kernel = b.kernels.get(gpu, "topk", kernels::TOPK, &[], None, &slots);
+        let top_k_over = |y| Dispatch {
+            bind: bind(
+                gpu,
+                &topk_kernel,
+                &[&bufs.topk_params, &bufs.logits, &bufs.candidates],
+            ),
+            kernel: topk_kernel.clone(),
+            x: 1,
+            y,
+        };
+        let (top_k, top_k_all) = (top_k_over(Rows::One), top_k_over(Rows::Tokens));
+        let penalty_kernel = b
+            .kernels
+            .get(gpu, "penalty", kernels::PENALTY, &[], None, &slots);
+        let penalty = Dispatch {
+            bind: bind(
+                gpu,
+                &penalty_kernel,
+                &[&bufs.penalty_params, &bufs.penalties, &bufs.logits],
+            ),
+            kernel: penalty_kernel,
+            x: 0,
+            y: Rows::One,
+        };
         Ok(Engine {
             gpu: gpu.clone(),
             config,
@@ -833,6 +900,9 @@ impl Engine {
             head_all,
             argmax,
             argmax_all,
+            top_k,
+            top_k_all,
+            penalty,
             cached: Vec::new(),
             lengths: vec![0; sequences],
             weight_bytes: up.bytes,
@@ -1162,8 +1232,20 @@ impl Engine {
 
     /// Run `tokens` after what the cache holds, in chunks of at most `prefill_chunk`.
     pub async fn forward(&mut self, tokens: &[u32], want: Want) -> Result<ForwardOutput> {
+        self.forward_penalized(tokens, want, &Penalties::default())
+            .await
+    }
+
+    /// [`Engine::forward`] with a repetition penalty applied on the GPU before an arg-max or
+    /// top-k.
+    async fn forward_penalized(
+        &mut self,
+        tokens: &[u32],
+        want: Want,
+        penalties: &Penalties,
+    ) -> Result<ForwardOutput> {
         let entries: Vec<(usize, u32)> = tokens.iter().map(|&t| (0, t)).collect();
-        let out = self.run(&entries, want).await?;
+        let out = self.run(&entries, want, penalties).await?;
         self.cached.extend_from_slice(tokens);
         Ok(out)
     }
@@ -1171,13 +1253,22 @@ impl Engine {
     /// Run `(sequence, token)` pairs, each token after what its sequence's cache holds (a
     /// prompt is one sequence's tokens in order; a step of [`Engine::generate_batch`] one token
     /// of each sequence), in chunks of at most `prefill_chunk`. The rows of `AllLogits` and
-    /// `AllArgmax` follow `entries`.
-    async fn run(&mut self, entries: &[(usize, u32)], want: Want) -> Result<ForwardOutput> {
+    /// `AllArgmax` follow `entries`; so do `penalties.tokens` with them (else it has one row,
+    /// or none).
+    async fn run(
+        &mut self,
+        entries: &[(usize, u32)],
+        want: Want,
+        penalties: &Penalties,
+    ) -> Result<ForwardOutput> {
         if entries.is_empty() {
             return Err(GpuError::Invalid("no tokens to run".into()));
         }
         let every_row = self.options.all_logits || self.sequences() > 1;
-        if matches!(want, Want::AllLogits | Want::AllArgmax) && !every_row {
+        if let Want::TopK(0) | Want::AllTopK(0) = want {
+            return Err(GpuError::Invalid("top-k needs k ≥ 1".into()));
+        }
+        if want.every_row() && !every_row {
             return Err(GpuError::Invalid(
                 "all logits were not enabled when the engine was created (EngineOptions::all_logits)".into(),
             ));
@@ -1219,11 +1310,29 @@ impl Engine {
         {
             let last = i + 1 == n_chunks;
             let part_want = match want {
-                Want::AllLogits | Want::AllArgmax => want,
+                w if w.every_row() => w,
                 w if last => w,
                 _ => Want::Nothing,
             };
-            self.run_chunk(part, part_slots, part_want);
+            // The head rows of this chunk and the tokens each penalises.
+            let rows = if want.every_row() {
+                i * self.chunk..i * self.chunk + part.len()
+            } else {
+                0..1
+            };
+            let pairs: Vec<[u32; 2]> = match part_want {
+                Want::Argmax | Want::AllArgmax | Want::TopK(_) | Want::AllTopK(_) => penalties
+                    .tokens
+                    .get(rows)
+                    .unwrap_or_default()
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(r, ts)| ts.iter().map(move |&t| [r as u32, t]))
+                    .filter(|&[_, t]| (t as usize) < self.config.vocab_size)
+                    .collect(),
+                _ => Vec::new(),
+            };
+            self.run_chunk(part, part_slots, part_want, &pairs, penalties.factor);
             for &[seq, _] in part_slots {
                 self.lengths[seq as usize] += 1;
             }
@@ -1244,6 +1353,10 @@ impl Engine {
                     out.argmaxes
                         .extend(words.iter().step_by(2).map(|w| w.to_bits()));
                 }
+                Want::TopK(_) => out.candidates.extend(self.read_candidates(1).await?),
+                Want::AllTopK(_) => out
+                    .candidates
+                    .extend(self.read_candidates(part.len()).await?),
             }
             if let Some(hidden) = &self.bufs.hidden {
                 let d = self.config.hidden_size;
@@ -1253,6 +1366,28 @@ impl Engine {
                             .await?,
                     );
                 }
+            }
+        }
+        Ok(out)
+    }
+
+    /// topk.wgsl's candidates of the first `rows` head rows (one read for all); a row with
+    /// more tokens tied with its k-th than the kernel holds is read whole.
+    async fn read_candidates(&self, rows: usize) -> Result<Vec<Vec<(u32, f32)>>> {
+        let stride = 2 + 2 * CANDIDATE_CAP;
+        let words = self
+            .read_f32(&self.bufs.candidates, 0, rows * stride)
+            .await?;
+        let mut out = Vec::with_capacity(rows);
+        for (row, words) in words.chunks(stride).enumerate() {
+            let count = words[0].to_bits() as usize;
+            if count <= CANDIDATE_CAP {
+                let pairs = words[2..2 + 2 * count].chunks(2);
+                out.push(pairs.map(|w| (w[0].to_bits(), w[1])).collect());
+            } else {
+                let vocab = self.config.vocab_size;
+                let logits = self.read_f32(&self.bufs.logits, row * vocab, vocab).await?;
+                out.push((0u32..).zip(logits).collect());
             }
         }
         Ok(out)
@@ -1309,8 +1444,16 @@ impl Engine {
         times
     }
 
-    /// Encode and submit one chunk: the layers, then the head the caller wants.
-    fn run_chunk(&self, tokens: &[u32], slots: &[[u32; 2]], want: Want) {
+    /// Encode and submit one chunk: the layers, then the head the caller wants (after the
+    /// repetition penalty on the (head row, token) `penalised` pairs).
+    fn run_chunk(
+        &self,
+        tokens: &[u32],
+        slots: &[[u32; 2]],
+        want: Want,
+        penalised: &[[u32; 2]],
+        penalty: f32,
+    ) {
         let n = tokens.len() as u32;
         let queue = &self.gpu.queue;
         queue.write_buffer(&self.bufs.tokens, 0, bytemuck::cast_slice(tokens));
@@ -1319,8 +1462,8 @@ impl Engine {
         let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
         let head: &[Op] = match want {
             Want::Nothing => &[],
-            Want::LastLogits | Want::Argmax => &self.head_last,
-            Want::AllLogits | Want::AllArgmax => &self.head_all,
+            w if w.every_row() => &self.head_all,
+            _ => &self.head_last,
         };
         let d = self.config.hidden_size as u64;
         let mut pass = Some(
@@ -1354,18 +1497,33 @@ impl Engine {
                 }
             }
         }
-        let argmax = match want {
+        let pick = match want {
             Want::Argmax => Some(&self.argmax),
             Want::AllArgmax => Some(&self.argmax_all),
+            Want::TopK(_) => Some(&self.top_k),
+            Want::AllTopK(_) => Some(&self.top_k_all),
             _ => None,
         };
-        if let Some(argmax) = argmax {
+        if let Want::TopK(k) | Want::AllTopK(k) = want {
+            let params = [self.config.vocab_size as u32, k, CANDIDATE_CAP as u32, 0];
+            queue.write_buffer(&self.bufs.topk_params, 0, bytemuck::cast_slice(&params));
+        }
+        if let Some(pick) = pick {
             let pass = pass.get_or_insert_with(|| {
                 encoder
                     .begin_compute_pass(&Default::default())
                     .forget_lifetime()
             });
-            Self::dispatch(pass, argmax, n);
+            if !penalised.is_empty() {
+                let count = penalised.len() as u32;
+                let params = [count, self.config.vocab_size as u32, penalty.to_bits(), 0];
+                queue.write_buffer(&self.bufs.penalty_params, 0, bytemuck::cast_slice(&params));
+                queue.write_buffer(&self.bufs.penalties, 0, bytemuck::cast_slice(penalised));
+                pass.set_pipeline(&self.penalty.kernel.pipeline);
+                pass.set_bind_group(0, &self.penalty.bind, &[]);
+                pass.dispatch_workgroups(count.div_ceil(64), 1, 1);
+            }
+            Self::dispatch(pass, pick, n);
         }
         drop(pass);
         queue.submit([encoder.finish()]);
@@ -1384,9 +1542,9 @@ impl Engine {
 
     /// Generate after `prompt`, calling `on_token` with each new token (it returns false to
     /// stop). The part of `prompt` the cache already holds (the conversation so far, in a chat)
-    /// is not run again; [`Engine::reset`] first to start cold. Greedy decoding without a
-    /// repetition penalty takes the arg-max on the GPU; otherwise the last logits are read
-    /// back and sampled on the host.
+    /// is not run again; [`Engine::reset`] first to start cold. The repetition penalty and the
+    /// arg-max (greedy) or top-k (sampling, top-k ≤ [`MAX_GPU_TOP_K`]) run on the GPU; only
+    /// other settings read the whole row of logits back.
     pub async fn generate(
         &mut self,
         prompt: &[u32],
@@ -1405,18 +1563,20 @@ impl Engine {
         // At least the last prompt token runs, for the logits of the first new one.
         let reuse = common_prefix(&self.cached, prompt).min(prompt.len() - 1);
         self.rewind(reuse);
-        let p = &options.sampling;
-        let on_gpu = p.temperature <= 0.0 && p.repeat_penalty == 1.0;
-        let want = if on_gpu {
-            Want::Argmax
-        } else {
-            Want::LastLogits
-        };
+        let pick = Pick::for_params(&options.sampling);
+        let want = pick.want(1);
         let mut generation = Generation::new(prompt, options, self.context);
-        let mut out = self.forward(&prompt[reuse..], want).await?;
+        let mut tokens = &prompt[reuse..];
+        let mut next;
         loop {
-            match generation.next(out.argmax, &mut out.logits, &mut on_token) {
-                Ok(token) => out = self.forward(&[token], want).await?,
+            let penalties = pick.penalties(&options.sampling, [&generation]);
+            let mut out = self.forward_penalized(tokens, want, &penalties).await?;
+            let scores = out.scores(0, want, self.config.vocab_size);
+            match generation.next(scores, &mut on_token) {
+                Ok(token) => {
+                    next = [token];
+                    tokens = &next;
+                }
                 Err(reason) => return Ok((generation.into_tokens(), reason)),
             }
         }
@@ -1428,8 +1588,8 @@ impl Engine {
     /// finished sequence's place goes to the next prompt at once. `on_token(i, token)` sees
     /// prompt i's tokens (false stops that one); `on_done(i, tokens, reason)` is called as
     /// soon as prompt i is finished (to save results as they come). The returned results
-    /// follow `prompts`. Greedy decoding without a repetition penalty takes the arg-maxes on
-    /// the GPU. The engine is reset before and after (a chat's cached prefix is gone).
+    /// follow `prompts`. Tokens are picked as in [`Engine::generate`] (arg-max or top-k on the
+    /// GPU). The engine is reset before and after (a chat's cached prefix is gone).
     pub async fn generate_batch(
         &mut self,
         prompts: &[Vec<u32>],
@@ -1453,15 +1613,7 @@ impl Engine {
             next: u32,
         }
         let p = &options.sampling;
-        let on_gpu = p.temperature <= 0.0 && p.repeat_penalty == 1.0;
-        // What a pass returns: one row (a prompt, or a step of one live sequence: the head every
-        // engine has) or one per live sequence.
-        let want = |rows: usize| match (rows == 1, on_gpu) {
-            (true, true) => Want::Argmax,
-            (true, false) => Want::LastLogits,
-            (false, true) => Want::AllArgmax,
-            (false, false) => Want::AllLogits,
-        };
+        let pick = Pick::for_params(p);
         let vocab = self.config.vocab_size;
         let mut results: Vec<Option<(Vec<u32>, StopReason)>> = vec![None; prompts.len()];
         let mut free: Vec<usize> = (0..self.sequences()).rev().collect();
@@ -1475,9 +1627,11 @@ impl Engine {
                 free.pop();
                 self.lengths[seq] = 0;
                 let entries: Vec<(usize, u32)> = prompts[i].iter().map(|&t| (seq, t)).collect();
-                let mut out = self.run(&entries, want(1)).await?;
                 let mut generation = Generation::new(&prompts[i], options, self.context);
-                match generation.next(out.argmax, &mut out.logits, &mut |t| on_token(i, t)) {
+                let penalties = pick.penalties(p, [&generation]);
+                let mut out = self.run(&entries, pick.want(1), &penalties).await?;
+                let scores = out.scores(0, pick.want(1), vocab);
+                match generation.next(scores, &mut |t| on_token(i, t)) {
                     Ok(next) => live.push(Live {
                         prompt: i,
                         seq,
@@ -1497,25 +1651,14 @@ impl Engine {
             }
             // One step of every live sequence.
             let entries: Vec<(usize, u32)> = live.iter().map(|l| (l.seq, l.next)).collect();
-            let single = live.len() == 1;
-            let mut out = self.run(&entries, want(live.len())).await?;
+            let want = pick.want(live.len());
+            let penalties = pick.penalties(p, live.iter().map(|l| &l.generation));
+            let mut out = self.run(&entries, want, &penalties).await?;
             let mut still = Vec::with_capacity(live.len());
             for (row, mut l) in live.into_iter().enumerate() {
-                let chosen = if single {
-                    out.argmax
-                } else {
-                    out.argmaxes.get(row).copied()
-                };
-                let logits: &mut [f32] = if on_gpu {
-                    &mut []
-                } else {
-                    &mut out.logits[row * vocab..(row + 1) * vocab]
-                };
                 let prompt = l.prompt;
-                match l
-                    .generation
-                    .next(chosen, logits, &mut |t| on_token(prompt, t))
-                {
+                let scores = out.scores(row, want, vocab);
+                match l.generation.next(scores, &mut |t| on_token(prompt, t)) {
                     Ok(next) => {
                         l.next = next;
                         still.push(l);
@@ -1532,6 +1675,81 @@ impl Engine {
         }
         self.reset();
         Ok(results.into_iter().flatten().collect())
+    }
+}
+
+/// The repetition penalty the GPU applies before picking: `tokens[r]` are head row r's distinct
+/// tokens to penalise by `factor` (none when empty).
+#[derive(Default)]
+struct Penalties {
+    factor: f32,
+    tokens: Vec<Vec<u32>>,
+}
+
+/// How a pass's logits become the next token.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Pick {
+    /// Greedy: the arg-max on the GPU.
+    Argmax,
+    /// Sampling from the top-k candidates the GPU selects.
+    TopK(u32),
+    /// The whole row read back and sampled on the host (no top-k or a large one).
+    Host,
+}
+
+impl Pick {
+    fn for_params(p: &SamplingParams) -> Pick {
+        if p.repeat_penalty != 1.0 && p.repeat_last_n > PENALTY_CAP {
+            Pick::Host
+        } else if p.temperature <= 0.0 {
+            Pick::Argmax
+        } else if (1..=MAX_GPU_TOP_K).contains(&p.top_k) {
+            Pick::TopK(p.top_k as u32)
+        } else {
+            Pick::Host
+        }
+    }
+
+    /// What a pass over `rows` head rows (one per live sequence) asks for.
+    fn want(self, rows: usize) -> Want {
+        match (self, rows == 1) {
+            (Pick::Argmax, true) => Want::Argmax,
+            (Pick::Argmax, false) => Want::AllArgmax,
+            (Pick::TopK(k), true) => Want::TopK(k),
+            (Pick::TopK(k), false) => Want::AllTopK(k),
+            (Pick::Host, true) => Want::LastLogits,
+            (Pick::Host, false) => Want::AllLogits,
+        }
+    }
+
+    /// The penalty for the GPU to apply, one row per generation (none when the host samples:
+    /// it penalises the row itself).
+    fn penalties<'a, 'o: 'a>(
+        self,
+        p: &SamplingParams,
+        generations: impl IntoIterator<Item = &'a Generation<'o>>,
+    ) -> Penalties {
+        if self == Pick::Host || p.repeat_penalty == 1.0 {
+            return Penalties::default();
+        }
+        Penalties {
+            factor: p.repeat_penalty,
+            tokens: generations.into_iter().map(|g| g.penalized()).collect(),
+        }
+    }
+}
+
+impl ForwardOutput {
+    /// Head row `row`'s scores for [`Generation::next`], from a pass that wanted `want`.
+    fn scores(&mut self, row: usize, want: Want, vocab: usize) -> Scores<'_> {
+        match want {
+            Want::Argmax => Scores::Chosen(self.argmax.unwrap_or_default()),
+            Want::AllArgmax => Scores::Chosen(self.argmaxes.get(row).copied().unwrap_or_default()),
+            Want::TopK(_) | Want::AllTopK(_) => {
+                Scores::Candidates(std::mem::take(&mut self.candidates[row]))
+            }
+            _ => Scores::Logits(&mut self.logits[row * vocab..(row + 1) * vocab]),
+        }
     }
 }
 

@@ -19,6 +19,8 @@ pub const RMSNORM: &str = include_str!("../../../shaders/rmsnorm.wgsl");
 pub const ROPE_KV: &str = include_str!("../../../shaders/rope_kv.wgsl");
 pub const ATTENTION: &str = include_str!("../../../shaders/attention.wgsl");
 pub const ARGMAX: &str = include_str!("../../../shaders/argmax.wgsl");
+pub const TOPK: &str = include_str!("../../../shaders/topk.wgsl");
+pub const PENALTY: &str = include_str!("../../../shaders/penalty.wgsl");
 pub const MATMUL_CPU: &str = include_str!("../../../shaders/matmul_cpu.wgsl");
 pub const MATMUL_SWIGLU_CPU: &str = include_str!("../../../shaders/matmul_swiglu_cpu.wgsl");
 

@@ -462,6 +462,123 @@ fn greedy_generation_equals_the_reference_generator() {
 }
 
 #[test]
+fn sampled_generation_equals_the_reference_generator() {
+    // The engine applies the repetition penalty and selects the top-k candidates on the GPU
+    // (or, without a top-k, reads the row back); the reference samples from the whole row on
+    // the host. Same seed, same tokens.
+    let gpu = gpu();
+    let config = tiny_config("qwen2");
+    let gguf = tiny_gguf(&config, GgmlType::F16);
+    let device = Device::flex();
+    let model = LoadedModel::from_gguf(&gguf, &device).unwrap();
+    let mut reference = Generator::new(&model.model, config.context_length, device);
+    let mut e = engine(&gpu, &gguf, EngineOptions::default());
+    let params = |seed, temperature, top_k, repeat_penalty| SamplingParams {
+        seed,
+        temperature,
+        top_k,
+        repeat_penalty,
+        ..SamplingParams::default()
+    };
+    for sampling in [
+        params(3, 0.8, 40, 1.0),
+        params(4, 0.8, 40, 1.3),
+        params(0, 0.0, 40, 1.5),
+        params(5, 1.0, 0, 1.2),
+        params(6, 2.0, 1, 1.0),
+        SamplingParams {
+            top_p: 1.0,
+            min_p: 0.0,
+            ..params(7, 1.5, 128, 0.7)
+        },
+    ] {
+        let options = GenerateOptions {
+            max_tokens: 40,
+            stop_ids: vec![],
+            sampling,
+        };
+        let (want, _) = reference.generate(&PROMPT, &options, |_| true).unwrap();
+        e.reset();
+        let (got, _) = pollster::block_on(e.generate(&PROMPT, &options, |_| true)).unwrap();
+        assert_eq!(got, want, "{:?}", options.sampling);
+    }
+}
+
+/// A qwen2 tiny model with a 40 000-token vocabulary whose output rows repeat every `period`
+/// rows, so that every logit is tied with 40 000 / `period` - 1 others.
+fn tied_logits_gguf(period: usize) -> Gguf {
+    let config = ModelConfig {
+        vocab_size: 40_000,
+        ..tiny_config("qwen2")
+    };
+    let mut weights = random_weights(&config, 2);
+    let (_, output) = weights.get_mut("output.weight").unwrap();
+    let d = config.hidden_size;
+    for row in period..config.vocab_size {
+        let from = (row % period) * d;
+        output.copy_within(from..from + d, row * d);
+    }
+    let bytes = write_gguf(gguf_metadata(&config), &weights, GgmlType::F32).unwrap();
+    Gguf::from_bytes(bytes).unwrap()
+}
+
+/// The (token, logit) pairs of `row` at least as large as its k-th largest, by token.
+fn best_with_ties(row: &[f32], k: usize) -> Vec<(u32, f32)> {
+    let mut sorted = row.to_vec();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    let kth = sorted[k - 1];
+    (0u32..)
+        .zip(row.iter().copied())
+        .filter(|&(_, l)| l.total_cmp(&kth).is_ge())
+        .collect()
+}
+
+fn by_token(mut pairs: Vec<(u32, f32)>) -> Vec<(u32, f32)> {
+    pairs.sort_by_key(|p| p.0);
+    pairs
+}
+
+#[test]
+fn top_k_candidates_are_the_k_best_and_their_ties() {
+    let gpu = gpu();
+    // Each logit 8 times: the k-th best has 7 ties (k = 41: the 6th value's 8 copies join).
+    let gguf = tied_logits_gguf(5_000);
+    let mut e = engine(
+        &gpu,
+        &gguf,
+        EngineOptions {
+            all_logits: true,
+            ..Default::default()
+        },
+    );
+    let all = pollster::block_on(e.forward(&PROMPT, Want::AllLogits)).unwrap();
+    let vocab = 40_000;
+    let last = &all.logits[(PROMPT.len() - 1) * vocab..];
+    for k in [1, 40, 41, 100, 128] {
+        e.reset();
+        let out = pollster::block_on(e.forward(&PROMPT, Want::TopK(k))).unwrap();
+        assert_eq!(out.candidates.len(), 1);
+        let got = by_token(out.candidates[0].clone());
+        assert_eq!(got.len(), (k as usize).div_ceil(8) * 8, "k = {k}");
+        assert_eq!(got, best_with_ties(last, k as usize), "k = {k}");
+    }
+    // One row per position.
+    e.reset();
+    let out = pollster::block_on(e.forward(&PROMPT, Want::AllTopK(41))).unwrap();
+    assert_eq!(out.candidates.len(), PROMPT.len());
+    for (row, got) in all.logits.chunks(vocab).zip(out.candidates) {
+        assert_eq!(by_token(got), best_with_ties(row, 41));
+    }
+    // Each logit 400 times: more ties than the kernel returns, so the whole row comes back.
+    let mut e = engine(&gpu, &tied_logits_gguf(100), EngineOptions::default());
+    let row = pollster::block_on(e.forward(&PROMPT, Want::LastLogits)).unwrap();
+    e.reset();
+    let out = pollster::block_on(e.forward(&PROMPT, Want::TopK(1))).unwrap();
+    let whole: Vec<(u32, f32)> = (0u32..).zip(row.logits).collect();
+    assert_eq!(by_token(out.candidates[0].clone()), whole);
+}
+
+#[test]
 fn batched_generation_equals_one_prompt_at_a_time() {
     let gpu = gpu();
     // Five prompts of different lengths for three places: the first three start together, the
@@ -483,6 +600,15 @@ fn batched_generation_equals_one_prompt_at_a_time() {
     let sampled = GenerateOptions {
         sampling: SamplingParams {
             seed: 5,
+            ..SamplingParams::default()
+        },
+        ..greedy.clone()
+    };
+    // The repetition penalty applied per sequence on the GPU, before each row's top-k.
+    let penalised = GenerateOptions {
+        sampling: SamplingParams {
+            seed: 6,
+            repeat_penalty: 1.5,
             ..SamplingParams::default()
         },
         ..greedy.clone()
@@ -512,7 +638,7 @@ fn batched_generation_equals_one_prompt_at_a_time() {
         );
         assert_eq!(batch.sequences(), 3);
         assert_eq!(batch.kv_cache_bytes(), 3 * one.kv_cache_bytes());
-        for options in [&greedy, &sampled] {
+        for options in [&greedy, &sampled, &penalised] {
             let want: Vec<Vec<u32>> = prompts
                 .iter()
                 .enumerate()
@@ -552,6 +678,29 @@ fn batched_generation_equals_one_prompt_at_a_time() {
             assert_eq!(got[4].len(), stop_after(4).min(12), "{label}");
         }
     }
+}
+
+#[test]
+fn a_failed_validation_is_reported_instead_of_results() {
+    // A kernel that does not compile leaves the device usable and its output buffers as they
+    // were: the next read must fail, naming the error, rather than return stale numbers.
+    let gpu = gpu();
+    let mut e = engine(
+        &gpu,
+        &tiny_gguf(&tiny_config("llama"), GgmlType::F32),
+        Default::default(),
+    );
+    let _ = gpu
+        .device
+        .create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("broken kernel"),
+            source: wgpu::ShaderSource::Wgsl("fn main( {".into()),
+        });
+    let err = pollster::block_on(e.forward(&PROMPT, Want::LastLogits)).unwrap_err();
+    assert!(
+        matches!(&err, GpuError::DeviceLost(m) if m.contains("broken kernel")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -614,9 +763,19 @@ fn the_browser_fixture_is_the_reference_models_output() {
         stop_ids: vec![],
         sampling: SamplingParams::greedy(),
     };
-    let (greedy, _) = Generator::new(&model.model, config.context_length, device)
-        .generate(&PROMPT, &options, |_| true)
-        .unwrap();
+    let mut generator = Generator::new(&model.model, config.context_length, device);
+    let (greedy, _) = generator.generate(&PROMPT, &options, |_| true).unwrap();
+    // web.rs samples with the same settings (top-k and the penalty on the GPU there).
+    let sampling = SamplingParams {
+        seed: 9,
+        repeat_penalty: 1.3,
+        ..SamplingParams::default()
+    };
+    let options = GenerateOptions {
+        sampling,
+        ..options
+    };
+    let (sampled, _) = generator.generate(&PROMPT, &options, |_| true).unwrap();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tiny_llama_q4_1.json");
     if std::env::var_os("XLINGO_BLESS").is_some() {
         let json = serde_json::json!({
@@ -625,6 +784,8 @@ fn the_browser_fixture_is_the_reference_models_output() {
             "prompt": PROMPT,
             "logits": logits,
             "greedy": greedy,
+            "sampled": sampled,
+            "sampled_with": "SamplingParams { seed: 9, repeat_penalty: 1.3, ..Default::default() }",
         });
         std::fs::write(&path, serde_json::to_string(&json).unwrap()).unwrap();
     }
@@ -637,4 +798,6 @@ fn the_browser_fixture_is_the_reference_models_output() {
         "fixture stale: run with XLINGO_BLESS=1"
     );
     assert_eq!(stored_greedy, greedy);
+    let stored_sampled: Vec<u32> = serde_json::from_value(fixture["sampled"].clone()).unwrap();
+    assert_eq!(stored_sampled, sampled);
 }

@@ -1,7 +1,7 @@
 //! The engine in a browser: headless Chromium, WebGPU through SwiftShader (no shader-f16).
 //! Run by scripts/test.sh:
 //! `cargo test -p xlingo-gpu --target wasm32-unknown-unknown` (webdriver.json beside Cargo.toml).
-//! A tiny Q4_1 model made here; logits and greedy tokens against the burn reference model's,
+//! A tiny Q4_1 model made here; logits, greedy and sampled tokens against the burn reference model's,
 //! recorded natively in tiny_llama_q4_1.json (kept true by parity.rs).
 #![cfg(target_family = "wasm")]
 
@@ -65,6 +65,25 @@ async fn tiny_model_in_the_browser_matches_the_reference() {
     };
     let (tokens, _) = engine.generate(&prompt, &options, |_| true).await.unwrap();
     assert_eq!(tokens, greedy);
+
+    // Seeded sampling with the repetition penalty and top-k on the GPU: the reference's
+    // tokens (as parity.rs records them).
+    let sampled: Vec<u32> = serde_json::from_value(fixture["sampled"].clone()).unwrap();
+    let sampling = SamplingParams {
+        seed: 9,
+        repeat_penalty: 1.3,
+        ..SamplingParams::default()
+    };
+    let sampled_options = GenerateOptions {
+        sampling,
+        ..options.clone()
+    };
+    engine.reset();
+    let (tokens, _) = engine
+        .generate(&prompt, &sampled_options, |_| true)
+        .await
+        .unwrap();
+    assert_eq!(tokens, sampled);
 
     // Two prompts decoded together: each gets what it gets alone.
     let shorter = prompt[2..].to_vec();

@@ -6,8 +6,8 @@ use burn::tensor::Device;
 use crate::KvCache;
 use crate::error::{ModelError, Result};
 use crate::llama::{ForwardOptions, Llama};
-use xlingo_sampling::Generation;
 pub use xlingo_sampling::{GenerateOptions, StopReason};
+use xlingo_sampling::{Generation, Scores};
 
 pub struct Generator<'a> {
     model: &'a Llama,
@@ -64,7 +64,7 @@ impl<'a> Generator<'a> {
         let mut generation = Generation::new(prompt, options, self.context_length);
         let mut logits = self.feed(prompt);
         loop {
-            match generation.next(None, &mut logits, &mut on_token) {
+            match generation.next(Scores::Logits(&mut logits), &mut on_token) {
                 Ok(token) => logits = self.feed(&[token]),
                 Err(reason) => return Ok((generation.into_tokens(), reason)),
             }

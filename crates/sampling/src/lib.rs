@@ -87,19 +87,22 @@ impl<'a> Generation<'a> {
         }
     }
 
-    /// Take the next token — `chosen` when the engine already picked it (greedy on the GPU),
-    /// else sampled from `logits` — and hand it to `on_token`. `Ok(token)`: feed it and call
-    /// again; `Err(reason)`: generation is over.
+    /// Take the next token — chosen by the engine, or sampled from its logits or candidates
+    /// (see [`Scores`]) — and hand it to `on_token`. `Ok(token)`: feed it and call again;
+    /// `Err(reason)`: generation is over.
     pub fn next(
         &mut self,
-        chosen: Option<u32>,
-        logits: &mut [f32],
+        scores: Scores<'_>,
         on_token: &mut impl FnMut(u32) -> bool,
     ) -> std::result::Result<u32, StopReason> {
         if self.generated.len() >= self.options.max_tokens {
             return Err(StopReason::MaxTokens);
         }
-        let token = chosen.unwrap_or_else(|| self.sampler.sample(logits, &self.history));
+        let token = match scores {
+            Scores::Chosen(token) => token,
+            Scores::Logits(logits) => self.sampler.sample(logits, &self.history),
+            Scores::Candidates(candidates) => self.sampler.sample_candidates(candidates),
+        };
         if self.options.stop_ids.contains(&token) {
             return Err(StopReason::StopToken(token));
         }
@@ -114,10 +117,33 @@ impl<'a> Generation<'a> {
         Ok(token)
     }
 
+    /// The distinct tokens the repetition penalty applies to for the next token (the last
+    /// `repeat_last_n` of the prompt and the tokens so far, first occurrence order); empty when
+    /// the penalty is off. For engines that apply it where the logits are (on the GPU).
+    pub fn penalized(&self) -> Vec<u32> {
+        let p = &self.options.sampling;
+        if p.repeat_penalty == 1.0 {
+            return Vec::new();
+        }
+        penalized_tokens(&self.history, p.repeat_last_n)
+    }
+
     /// The generated tokens (stop token excluded).
     pub fn into_tokens(self) -> Vec<u32> {
         self.generated
     }
+}
+
+/// What an engine hands [`Generation::next`] for one new token.
+pub enum Scores<'a> {
+    /// The token itself, already picked by the engine (greedy, on the GPU).
+    Chosen(u32),
+    /// The whole row of logits (the repetition penalty is applied to it here).
+    Logits(&'a mut [f32]),
+    /// The best (token, logit) pairs of a row, the repetition penalty already applied (on the
+    /// GPU): at least the `top_k` best, in any order, with every token tied with the k-th
+    /// (so that [`Sampler::sample_candidates`] draws what [`Sampler::sample`] draws).
+    Candidates(Vec<(u32, f32)>),
 }
 
 pub struct Sampler {
@@ -140,12 +166,29 @@ impl Sampler {
         if p.temperature <= 0.0 {
             return argmax(logits);
         }
-        let mut candidates: Vec<(u32, f32)> = logits
-            .iter()
-            .enumerate()
-            .map(|(i, &l)| (i as u32, l))
-            .collect();
-        candidates.sort_unstable_by(|a, b| b.1.total_cmp(&a.1));
+        let candidates = logits.iter().enumerate().map(|(i, &l)| (i as u32, l));
+        self.draw(candidates.collect())
+    }
+
+    /// Pick a token from a row's best candidates (see [`Scores::Candidates`]); the same token
+    /// [`Sampler::sample`] picks from the whole row, the same draw from the generator.
+    pub fn sample_candidates(&mut self, candidates: Vec<(u32, f32)>) -> u32 {
+        if self.params.temperature <= 0.0 {
+            return candidates
+                .iter()
+                .min_by(|a, b| better(a, b))
+                .map_or(0, |c| c.0);
+        }
+        self.draw(candidates)
+    }
+
+    /// top-k → top-p → min-p → temperature → draw, over (token, logit) pairs.
+    fn draw(&mut self, mut candidates: Vec<(u32, f32)>) -> u32 {
+        let p = &self.params;
+        if candidates.is_empty() {
+            return 0;
+        }
+        candidates.sort_unstable_by(better);
         if p.top_k > 0 {
             candidates.truncate(p.top_k);
         }
@@ -178,6 +221,12 @@ impl Sampler {
     }
 }
 
+/// The order candidates are ranked in: higher logit first, the lower token id on ties (as
+/// [`argmax`] and the GPU kernels).
+fn better(a: &(u32, f32), b: &(u32, f32)) -> std::cmp::Ordering {
+    b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
+}
+
 pub fn argmax(logits: &[f32]) -> u32 {
     let mut best = 0;
     for (i, &l) in logits.iter().enumerate() {
@@ -195,12 +244,26 @@ fn softmax(logits: impl Iterator<Item = f32> + Clone) -> Vec<f32> {
     exps.into_iter().map(|e| e / sum).collect()
 }
 
-fn apply_repeat_penalty(logits: &mut [f32], history: &[u32], penalty: f32, last_n: usize) {
+/// The distinct tokens among the last `last_n` of `history`, in first-occurrence order.
+pub fn penalized_tokens(history: &[u32], last_n: usize) -> Vec<u32> {
     let recent = &history[history.len().saturating_sub(last_n)..];
     let mut seen = std::collections::HashSet::new();
-    for &t in recent {
-        if let Some(l) = logits.get_mut(t as usize).filter(|_| seen.insert(t)) {
-            *l = if *l > 0.0 { *l / penalty } else { *l * penalty };
+    recent.iter().copied().filter(|&t| seen.insert(t)).collect()
+}
+
+/// The repetition penalty on one logit: positive ones divided, negative ones multiplied.
+pub fn penalize(logit: f32, penalty: f32) -> f32 {
+    if logit > 0.0 {
+        logit / penalty
+    } else {
+        logit * penalty
+    }
+}
+
+fn apply_repeat_penalty(logits: &mut [f32], history: &[u32], penalty: f32, last_n: usize) {
+    for t in penalized_tokens(history, last_n) {
+        if let Some(l) = logits.get_mut(t as usize) {
+            *l = penalize(*l, penalty);
         }
     }
 }
@@ -300,7 +363,7 @@ mod tests {
                    mut on_token: Box<dyn FnMut(u32) -> bool>| {
             let mut g = Generation::new(&[0, 1], options, context);
             loop {
-                if let Err(reason) = g.next(None, &mut [0.0, 1.0, 5.0], &mut on_token) {
+                if let Err(reason) = g.next(Scores::Logits(&mut [0.0, 1.0, 5.0]), &mut on_token) {
                     return (g.into_tokens(), reason);
                 }
             }
@@ -330,6 +393,80 @@ mod tests {
         // A token chosen by the engine is taken as it is.
         let one = options(1, vec![]);
         let mut g = Generation::new(&[0], &one, 100);
-        assert_eq!(g.next(Some(1), &mut [0.0, 0.0, 9.0], &mut |_| true), Ok(1));
+        assert_eq!(g.next(Scores::Chosen(1), &mut |_| true), Ok(1));
+    }
+    /// What a GPU returns for a row: the penalised logits' best `k` and every token tied with
+    /// the k-th, in a scrambled order.
+    fn candidates(logits: &[f32], k: usize) -> Vec<(u32, f32)> {
+        let mut all: Vec<(u32, f32)> = logits
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| (i as u32, l))
+            .collect();
+        all.sort_by(better);
+        let kth = all[k.min(all.len()) - 1].1;
+        let mut best: Vec<(u32, f32)> = all.into_iter().filter(|c| c.1 >= kth).collect();
+        best.reverse();
+        let third = best.len() / 3;
+        best.rotate_left(third);
+        best
+    }
+
+    #[test]
+    fn candidates_give_the_draws_of_the_whole_row() {
+        // 300 logits in steps of 0.25 (many exact ties), for several settings; the penalty is
+        // applied to the row before the candidates are taken, as the GPU does.
+        let logits: Vec<f32> = (0..300u32)
+            .map(|i| ((i * 37) % 23) as f32 * 0.25 - 2.0)
+            .collect();
+        let history: Vec<u32> = (0..40).map(|i| (i * 7) % 300).collect();
+        for (top_k, top_p, min_p, temperature, repeat_penalty) in [
+            (40, 0.95, 0.05, 0.8, 1.0),
+            (5, 1.0, 0.0, 1.5, 1.3),
+            (1, 0.9, 0.1, 0.7, 1.0),
+            (17, 0.5, 0.0, 1.0, 0.8),
+            (40, 0.95, 0.05, 0.0, 1.3),
+        ] {
+            let params = SamplingParams {
+                temperature,
+                top_k,
+                top_p,
+                min_p,
+                repeat_penalty,
+                repeat_last_n: 64,
+                seed: 11,
+            };
+            let mut whole = Sampler::new(params.clone());
+            let mut cands = Sampler::new(params.clone());
+            let mut penalised = logits.clone();
+            if repeat_penalty != 1.0 {
+                for t in penalized_tokens(&history, 64) {
+                    penalised[t as usize] = penalize(penalised[t as usize], repeat_penalty);
+                }
+            }
+            for _ in 0..200 {
+                let a = whole.sample(&mut logits.clone(), &history);
+                let b = cands.sample_candidates(candidates(&penalised, top_k.max(1)));
+                assert_eq!(a, b, "{params:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_penalised_tokens_are_the_distinct_recent_ones() {
+        let options = |repeat_penalty| GenerateOptions {
+            max_tokens: 9,
+            stop_ids: vec![],
+            sampling: SamplingParams {
+                repeat_penalty,
+                repeat_last_n: 4,
+                ..SamplingParams::greedy()
+            },
+        };
+        let on = options(1.2);
+        let g = Generation::new(&[5, 1, 2, 1, 3], &on, 100);
+        assert_eq!(g.penalized(), vec![1, 2, 3]);
+        let off = options(1.0);
+        assert!(Generation::new(&[5, 1], &off, 100).penalized().is_empty());
     }
 }
