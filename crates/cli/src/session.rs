@@ -68,7 +68,7 @@ impl Engine {
                 "the WGSL engine on {} (weights {:.1} MB, {} KV cache {:.1} MB for {} positions{})",
                 e.gpu().adapter,
                 e.weight_bytes() as f64 / 1e6,
-                if e.kv_f16() { "f16" } else { "f32" },
+                e.kv_cache_format(),
                 e.kv_cache_bytes() as f64 / 1e6,
                 e.context(),
                 match e.sequences() {

@@ -46,6 +46,10 @@ pub struct Gpu {
     /// adapter has them; `XLINGO_SUBGROUPS=0` turns them off). The CPU matmul kernels use
     /// them to load activations (shaders/activations/subgroup.wgsl).
     pub subgroups: bool,
+    /// shader-f16 (where the adapter has it; `XLINGO_SHADER_F16=0` turns it off): the f16 KV
+    /// cache is then read and written as f16 (shaders/kv/f16_native.wgsl) instead of through
+    /// packed u32 words.
+    pub shader_f16: bool,
     lost: Arc<std::sync::Mutex<Option<String>>>,
 }
 
@@ -78,7 +82,12 @@ impl Gpu {
             && adapter.features().contains(wgpu::Features::SUBGROUP)
             && info.subgroup_min_size >= 8
             && std::env::var("XLINGO_SUBGROUPS").map_or(true, |v| v != "0");
-        let mut features = adapter.features() & wgpu::Features::SHADER_F16;
+        let shader_f16 = adapter.features().contains(wgpu::Features::SHADER_F16)
+            && std::env::var("XLINGO_SHADER_F16").map_or(true, |v| v != "0");
+        let mut features = wgpu::Features::empty();
+        if shader_f16 {
+            features |= wgpu::Features::SHADER_F16;
+        }
         if subgroups {
             features |= wgpu::Features::SUBGROUP;
         }
@@ -130,6 +139,7 @@ impl Gpu {
             limits,
             device_type: info.device_type,
             subgroups,
+            shader_f16,
             lost,
         })
     }

@@ -1162,6 +1162,16 @@ impl Engine {
         self.options.kv_f16
     }
 
+    /// How keys and values are kept: "f32", "f16" (read and written as f16: the device has
+    /// shader-f16) or "f16 packed" (two halves per u32 through pack2x16float, elsewhere).
+    pub fn kv_cache_format(&self) -> &'static str {
+        match (self.options.kv_f16, self.gpu.shader_f16) {
+            (false, _) => "f32",
+            (true, true) => "f16",
+            (true, false) => "f16 packed",
+        }
+    }
+
     /// Sequences the KV cache holds side by side (`EngineOptions::sequences`).
     pub fn sequences(&self) -> usize {
         self.lengths.len()

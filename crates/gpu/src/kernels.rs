@@ -41,6 +41,12 @@ const KV_F16: (&str, &str, &str) = (
     "vec2<u32>",
     "u32",
 );
+/// The same cache as KV_F16, read and written as f16 where the device has shader-f16.
+const KV_F16_NATIVE: (&str, &str, &str) = (
+    include_str!("../../../shaders/kv/f16_native.wgsl"),
+    "vec4<f16>",
+    "f16",
+);
 
 const K_BLOCKS: &str = include_str!("../../../shaders/quant/k_blocks.wgsl");
 const Q5_BITS: &str = include_str!("../../../shaders/quant/q5_bits.wgsl");
@@ -85,8 +91,11 @@ pub struct Kernels {
     pub cpu: bool,
     /// The activation loader the CPU kernels get.
     cpu_activations: &'static str,
-    /// The KV cache holds f16 (packed in pairs) instead of f32.
+    /// The KV cache holds f16 instead of f32.
     pub kv_f16: bool,
+    /// The device has shader-f16 ([`Gpu::shader_f16`]): the f16 cache is accessed as f16,
+    /// not through packed u32 words.
+    pub shader_f16: bool,
 }
 
 impl Kernels {
@@ -102,6 +111,7 @@ impl Kernels {
             cpu: gpu.device_type == wgpu::DeviceType::Cpu,
             cpu_activations: if gpu.subgroups { X_SUBGROUP } else { X_PLAIN },
             kv_f16: false,
+            shader_f16: gpu.shader_f16,
             lanes: std::env::var("XLINGO_MATMUL_LANES")
                 .ok()
                 .and_then(|v| v.parse().ok())
@@ -166,13 +176,22 @@ impl Kernels {
                     code.push('\n');
                 }
                 let mut source = source.replace("X_VEC4S", &format!("{x_vec4s}u"));
+                let mut native_f16 = false;
                 if source.contains("KV_K") {
-                    let (helpers, k, v) = if self.kv_f16 { KV_F16 } else { KV_F32 };
+                    let (helpers, k, v) = match (self.kv_f16, self.shader_f16) {
+                        (false, _) => KV_F32,
+                        (true, false) => KV_F16,
+                        (true, true) => KV_F16_NATIVE,
+                    };
+                    native_f16 = self.kv_f16 && self.shader_f16;
                     code.push_str(helpers);
                     code.push('\n');
                     source = source.replace("KV_K", k).replace("KV_V", v);
                 }
                 code.push_str(&source);
+                if native_f16 {
+                    code.insert_str(0, "enable f16;\n");
+                }
                 let lanes = code.contains("override LANES").then_some(self.lanes);
                 std::sync::Arc::new(compile(gpu, name, &code, slots, lanes))
             })

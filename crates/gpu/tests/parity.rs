@@ -249,8 +249,13 @@ fn q_k_v_of_different_types_match_the_reference() {
 
 #[test]
 fn an_f16_kv_cache_is_half_the_size_and_close_to_the_reference() {
-    let gpu = gpu();
-    for (arch, cpu_kernels) in arch_and_kernels(&gpu) {
+    // Where the adapter has shader-f16 (lavapipe does) the cache is read and written as f16,
+    // else as packed u32 words; both are run here (the packed one with shader-f16 off) and
+    // hold the same values.
+    let native = gpu();
+    let mut packed = native.clone();
+    packed.shader_f16 = false;
+    for (arch, cpu_kernels) in arch_and_kernels(&native) {
         let config = tiny_config(arch);
         let gguf = tiny_gguf(&config, GgmlType::Q8_0);
         let (want, _) = reference(&gguf, &PROMPT);
@@ -262,27 +267,41 @@ fn an_f16_kv_cache_is_half_the_size_and_close_to_the_reference() {
             kv_f16,
             ..Default::default()
         };
-        let f32_cache = engine(&gpu, &gguf, options(false)).kv_cache_bytes();
-        let mut e = engine(&gpu, &gguf, options(true));
-        assert_eq!(2 * e.kv_cache_bytes(), f32_cache);
-        // A prompt in chunks (4, 4), then token by token through the cache.
-        let mut got = pollster::block_on(e.forward(&PROMPT[..8], Want::AllLogits))
-            .unwrap()
-            .logits;
-        for &t in &PROMPT[8..] {
-            got.extend(
-                pollster::block_on(e.forward(&[t], Want::LastLogits))
-                    .unwrap()
-                    .logits,
+        let f32_cache = engine(&native, &gguf, options(false)).kv_cache_bytes();
+        let mut logits_of = vec![];
+        for gpu in [&native, &packed] {
+            let mut e = engine(gpu, &gguf, options(true));
+            assert_eq!(2 * e.kv_cache_bytes(), f32_cache);
+            let format = e.kv_cache_format();
+            // A prompt in chunks (4, 4), then token by token through the cache.
+            let mut got = pollster::block_on(e.forward(&PROMPT[..8], Want::AllLogits))
+                .unwrap()
+                .logits;
+            for &t in &PROMPT[8..] {
+                got.extend(
+                    pollster::block_on(e.forward(&[t], Want::LastLogits))
+                        .unwrap()
+                        .logits,
+                );
+            }
+            assert_eq!(got.len(), PROMPT.len() * vocab);
+            let diff = max_abs_diff(&got, &want);
+            let label = format!("{arch} (CPU kernels {cpu_kernels}), {format} cache");
+            eprintln!("{label}: max |logit diff| {diff}");
+            assert!(
+                (1e-5..F16_CACHE_TOLERANCE).contains(&diff),
+                "{label}: max |logit diff| {diff}"
             );
+            logits_of.push((format, got));
         }
-        assert_eq!(got.len(), PROMPT.len() * vocab);
-        let diff = max_abs_diff(&got, &want);
-        eprintln!("{arch} (CPU kernels {cpu_kernels}): f16 cache, max |logit diff| {diff}");
-        assert!(
-            (1e-5..F16_CACHE_TOLERANCE).contains(&diff),
-            "{arch} (CPU kernels {cpu_kernels}): max |logit diff| {diff} with an f16 cache"
-        );
+        let [(a, native_logits), (b, packed_logits)] = &logits_of[..] else {
+            unreachable!()
+        };
+        if native.shader_f16 {
+            assert_eq!((*a, *b), ("f16", "f16 packed"));
+        }
+        let diff = max_abs_diff(native_logits, packed_logits);
+        assert!(diff < 1e-6, "{arch}: {a} and {b} caches differ by {diff}");
     }
 }
 
