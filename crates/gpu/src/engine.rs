@@ -353,6 +353,8 @@ pub struct Engine {
     /// Positions filled in each sequence's cache (`lengths[0] == cached.len()` except inside
     /// `generate_batch`, which resets both when it ends).
     lengths: Vec<usize>,
+    /// Tokens run through the layers since the engine was made.
+    tokens_run: u64,
     weight_bytes: u64,
     buffer_bytes: u64,
     kv_bytes: u64,
@@ -905,6 +907,7 @@ impl Engine {
             penalty,
             cached: Vec::new(),
             lengths: vec![0; sequences],
+            tokens_run: 0,
             weight_bytes: up.bytes,
             buffer_bytes,
             kv_bytes,
@@ -1172,6 +1175,12 @@ impl Engine {
         }
     }
 
+    /// Tokens run through the model's layers since the engine was made (prompt tokens and fed
+    /// generated ones): what prefix reuse and a batch's shared prefix save shows here.
+    pub fn tokens_run(&self) -> u64 {
+        self.tokens_run
+    }
+
     /// Sequences the KV cache holds side by side (`EngineOptions::sequences`).
     pub fn sequences(&self) -> usize {
         self.lengths.len()
@@ -1209,6 +1218,44 @@ impl Engine {
     pub fn rewind(&mut self, position: usize) {
         self.cached.truncate(position);
         self.lengths[0] = self.cached.len();
+    }
+
+    /// Copy the keys and values of sequence `from`'s first `len` positions into sequence `to`
+    /// (every layer and kv head), through a scratch buffer (a buffer cannot be copied into
+    /// itself). For [`Engine::generate_batch`]'s shared prefix.
+    fn copy_prefix(&mut self, from: usize, to: usize, len: usize) {
+        let c = &self.config;
+        let value_bytes = if self.options.kv_f16 { 2 } else { 4 };
+        // One position of one kv head; a head's positions are contiguous in the cache
+        // [sequences, n_kv, ctx, head_dim].
+        let position = (c.head_dim * value_bytes) as u64;
+        let span = len as u64 * position;
+        let start = |seq: usize, head: usize| {
+            ((seq * c.n_kv_heads + head) * self.context) as u64 * position
+        };
+        let caches: Vec<&wgpu::Buffer> = self
+            ._layers
+            .iter()
+            .flat_map(|l| [&l.cache_k, &l.cache_v])
+            .collect();
+        let scratch = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("shared prefix"),
+            size: (caches.len() * c.n_kv_heads) as u64 * span,
+            usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
+        let slots = caches
+            .iter()
+            .flat_map(|&cache| (0..c.n_kv_heads).map(move |h| (cache, h)));
+        for (i, (cache, h)) in slots.clone().enumerate() {
+            encoder.copy_buffer_to_buffer(cache, start(from, h), &scratch, i as u64 * span, span);
+        }
+        for (i, (cache, h)) in slots.enumerate() {
+            encoder.copy_buffer_to_buffer(&scratch, i as u64 * span, cache, start(to, h), span);
+        }
+        self.gpu.queue.submit([encoder.finish()]);
+        self.lengths[to] = len;
     }
 
     /// Switch recording of the residual stream (after the embedding and after every layer,
@@ -1308,6 +1355,7 @@ impl Engine {
             lengths[seq] += 1;
         }
         let tokens: Vec<u32> = entries.iter().map(|e| e.1).collect();
+        self.tokens_run += tokens.len() as u64;
         let mut out = ForwardOutput::default();
         if self.bufs.hidden.is_some() {
             out.hidden = vec![Vec::new(); self.config.n_layers + 1];
@@ -1595,10 +1643,11 @@ impl Engine {
     /// Generate after each of `prompts` (evaluation: many independent prompts), up to
     /// `EngineOptions::sequences` at a time: every decoding step runs one token of each live
     /// sequence in a single forward pass, so the weights are read once for all of them, and a
-    /// finished sequence's place goes to the next prompt at once. `on_token(i, token)` sees
-    /// prompt i's tokens (false stops that one); `on_done(i, tokens, reason)` is called as
-    /// soon as prompt i is finished (to save results as they come). The returned results
-    /// follow `prompts`. Tokens are picked as in [`Engine::generate`] (arg-max or top-k on the
+    /// finished sequence's place goes to the next prompt at once; the prefix all prompts share
+    /// (an evaluation's chat template and instruction) is read once and its keys and values
+    /// copied to each place. `on_token(i, token)` sees prompt i's tokens (false stops that
+    /// one); `on_done(i, tokens, reason)` is called as soon as prompt i is finished (to save
+    /// results as they come). The returned results follow `prompts`. Tokens are picked as in [`Engine::generate`] (arg-max or top-k on the
     /// GPU). The engine is reset before and after (a chat's cached prefix is gone).
     pub async fn generate_batch(
         &mut self,
@@ -1630,13 +1679,30 @@ impl Engine {
         let mut live: Vec<Live> = Vec::new();
         let mut queued = 0..prompts.len();
         self.reset();
+        // The prefix every prompt starts with (an evaluation's chat template and instruction)
+        // is read once, into place 0; a place copies its keys and values from there the first
+        // time it is used and keeps them (later prompts only write past the prefix).
+        let shared = shared_prefix(prompts);
+        let mut has_prefix = vec![false; self.sequences()];
+        if shared > 0 {
+            let entries: Vec<(usize, u32)> = prompts[0][..shared].iter().map(|&t| (0, t)).collect();
+            self.run(&entries, Want::Nothing, &Penalties::default())
+                .await?;
+            has_prefix[0] = true;
+        }
         loop {
-            // Free places take the next prompts: read each (its own pass), take its first token.
+            // Free places take the next prompts: read each (its own pass, after the shared
+            // prefix), take its first token.
             while let Some(&seq) = free.last() {
                 let Some(i) = queued.next() else { break };
                 free.pop();
-                self.lengths[seq] = 0;
-                let entries: Vec<(usize, u32)> = prompts[i].iter().map(|&t| (seq, t)).collect();
+                if shared > 0 && !has_prefix[seq] {
+                    self.copy_prefix(0, seq, shared);
+                    has_prefix[seq] = true;
+                }
+                self.lengths[seq] = shared;
+                let entries: Vec<(usize, u32)> =
+                    prompts[i][shared..].iter().map(|&t| (seq, t)).collect();
                 let mut generation = Generation::new(&prompts[i], options, self.context);
                 let penalties = pick.penalties(p, [&generation]);
                 let mut out = self.run(&entries, pick.want(1), &penalties).await?;
@@ -1761,6 +1827,27 @@ impl ForwardOutput {
             _ => Scores::Logits(&mut self.logits[row * vocab..(row + 1) * vocab]),
         }
     }
+}
+
+/// Tokens every prompt of a batch starts with, worth reading once: none for a single prompt or
+/// a short common start, and never a whole prompt (its last token must run for its logits).
+fn shared_prefix(prompts: &[Vec<u32>]) -> usize {
+    /// Below this, copying the keys and values saves less than it costs.
+    const MIN_SHARED: usize = 4;
+    let Some((first, rest)) = prompts.split_first() else {
+        return 0;
+    };
+    if rest.is_empty() {
+        return 0;
+    }
+    let shortest = prompts.iter().map(Vec::len).min().unwrap_or(0);
+    let common = rest
+        .iter()
+        .map(|p| common_prefix(first, p))
+        .min()
+        .unwrap_or(0)
+        .min(shortest.saturating_sub(1));
+    if common >= MIN_SHARED { common } else { 0 }
 }
 
 fn common_prefix(a: &[u32], b: &[u32]) -> usize {

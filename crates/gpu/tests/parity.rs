@@ -723,6 +723,81 @@ fn a_failed_validation_is_reported_instead_of_results() {
 }
 
 #[test]
+fn a_shared_prompt_prefix_is_read_once_per_batch() {
+    // Evaluation prompts share a chat template and an instruction: generate_batch reads that
+    // prefix once and copies its keys and values to every place. The tokens are those each
+    // prompt gets alone, with f32 and f16 caches, and the layers run (n - 1) × prefix fewer
+    // tokens.
+    let gpu = gpu();
+    let prefix = [3u32, 14, 15, 92, 65, 35, 89];
+    let prompts: Vec<Vec<u32>> = (0..5)
+        .map(|i| {
+            let tail = PROMPT[i..].iter().map(|&t| (t + 11 * i as u32) % 96);
+            prefix.iter().copied().chain(tail).collect()
+        })
+        .collect();
+    let greedy = GenerateOptions {
+        max_tokens: 10,
+        stop_ids: vec![],
+        sampling: SamplingParams::greedy(),
+    };
+    let sampled = GenerateOptions {
+        sampling: SamplingParams {
+            seed: 8,
+            ..SamplingParams::default()
+        },
+        ..greedy.clone()
+    };
+    let config = tiny_config("qwen2");
+    let gguf = tiny_gguf(&config, GgmlType::Q4_0);
+    for (kv_f16, sequences) in [(false, 3), (true, 3), (false, 1)] {
+        let options = |sequences| EngineOptions {
+            kv_f16,
+            sequences,
+            prefill_chunk: 3,
+            ..Default::default()
+        };
+        let mut one = engine(&gpu, &gguf, options(1));
+        let mut batch = engine(&gpu, &gguf, options(sequences));
+        for generate in [&greedy, &sampled] {
+            let before = one.tokens_run();
+            let want: Vec<Vec<u32>> = prompts
+                .iter()
+                .map(|p| {
+                    one.reset();
+                    pollster::block_on(one.generate(p, generate, |_| true))
+                        .unwrap()
+                        .0
+                })
+                .collect();
+            let one_run = one.tokens_run() - before;
+            let before = batch.tokens_run();
+            let got: Vec<Vec<u32>> = pollster::block_on(batch.generate_batch(
+                &prompts,
+                generate,
+                |_, _| true,
+                |_, _, _| {},
+            ))
+            .unwrap()
+            .into_iter()
+            .map(|(tokens, _)| tokens)
+            .collect();
+            let label = format!(
+                "f16 cache {kv_f16}, {sequences} places, {:?}",
+                generate.sampling
+            );
+            assert_eq!(got, want, "{label}");
+            let saved = (prompts.len() - 1) * prefix.len();
+            assert_eq!(
+                batch.tokens_run() - before,
+                one_run - saved as u64,
+                "{label}"
+            );
+        }
+    }
+}
+
+#[test]
 fn the_context_is_enforced_with_a_clear_error() {
     let gpu = gpu();
     let config = tiny_config("llama");
