@@ -107,7 +107,8 @@ impl Engine {
     }
 
     /// Generate after each prompt: the WGSL engine decodes up to its `sequences` at once
-    /// (`Engine::generate_batch`), the reference engine one prompt after another.
+    /// (`Engine::generate_batch`), the reference engine one prompt after another (reading a
+    /// prefix shared with the previous prompt once).
     /// `on_token(i, token)` sees prompt i's tokens, `on_done(i, tokens, reason)` each prompt
     /// as soon as it is finished; the results follow `prompts`.
     pub fn generate_batch(
@@ -121,15 +122,22 @@ impl Engine {
             Engine::Gpu(e) => Ok(pollster::block_on(
                 e.generate_batch(prompts, options, on_token, on_done),
             )?),
-            Engine::Reference { .. } => prompts
-                .iter()
-                .enumerate()
-                .map(|(i, p)| {
-                    let (tokens, reason) = self.generate(p, options, |t| on_token(i, t))?;
-                    on_done(i, &tokens, reason);
-                    Ok((tokens, reason))
-                })
-                .collect(),
+            // One generator for all: each prompt reads only what it does not share with the
+            // previous one (the chat template and instruction are read once).
+            Engine::Reference { model, device } => {
+                let mut generator =
+                    Generator::new(&model.model, model.config.context_length, device.clone());
+                prompts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        let (tokens, reason) =
+                            generator.generate(p, options, |t| on_token(i, t))?;
+                        on_done(i, &tokens, reason);
+                        Ok((tokens, reason))
+                    })
+                    .collect()
+            }
         }
     }
 }

@@ -27,6 +27,18 @@ impl LayerCache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Keep only the first `n` positions.
+    pub fn truncate(&mut self, n: usize) {
+        if n == 0 {
+            self.kv = None;
+        } else if n < self.len() {
+            self.kv = self
+                .kv
+                .take()
+                .map(|(k, v)| (k.narrow(2, 0, n), v.narrow(2, 0, n)));
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -53,5 +65,10 @@ impl KvCache {
     /// Forget everything: a new conversation.
     pub fn clear(&mut self) {
         self.layers.iter_mut().for_each(|l| l.kv = None);
+    }
+
+    /// Keep only the first `n` positions (a prefix the next prompt shares).
+    pub fn truncate(&mut self, n: usize) {
+        self.layers.iter_mut().for_each(|l| l.truncate(n));
     }
 }

@@ -14,6 +14,11 @@ pub struct Generator<'a> {
     device: Device,
     context_length: usize,
     cache: KvCache,
+    /// The tokens whose keys and values `cache` holds, so that a prompt starting with some of
+    /// them (the next prompt of an evaluation: the same chat template and instruction) reads
+    /// only the rest.
+    cached: Vec<u32>,
+    tokens_run: u64,
 }
 
 impl<'a> Generator<'a> {
@@ -23,11 +28,21 @@ impl<'a> Generator<'a> {
             device,
             context_length,
             cache: model.new_cache(),
+            cached: Vec::new(),
+            tokens_run: 0,
         }
+    }
+
+    /// Tokens run through the model since the generator was made (prompt tokens and fed
+    /// generated ones).
+    pub fn tokens_run(&self) -> u64 {
+        self.tokens_run
     }
 
     /// Logits of the last position after feeding `ids` (appended to what the cache holds).
     pub fn feed(&mut self, ids: &[u32]) -> Vec<f32> {
+        self.cached.extend_from_slice(ids);
+        self.tokens_run += ids.len() as u64;
         let tokens = crate::llama::token_tensor(ids, &self.device);
         let out = self.model.forward(
             tokens,
@@ -44,6 +59,7 @@ impl<'a> Generator<'a> {
     }
 
     /// Generate after `prompt`, calling `on_token` with each new token; it returns false to stop.
+    /// The part of `prompt` the cache already holds (from the previous call) is not read again.
     pub fn generate(
         &mut self,
         prompt: &[u32],
@@ -60,9 +76,18 @@ impl<'a> Generator<'a> {
                 context: self.context_length,
             });
         }
-        self.cache.clear();
+        // At least the last prompt token runs, for the logits of the first new one.
+        let reuse = self
+            .cached
+            .iter()
+            .zip(prompt)
+            .take_while(|(a, b)| a == b)
+            .count()
+            .min(prompt.len() - 1);
+        self.cache.truncate(reuse);
+        self.cached.truncate(reuse);
         let mut generation = Generation::new(prompt, options, self.context_length);
-        let mut logits = self.feed(prompt);
+        let mut logits = self.feed(&prompt[reuse..]);
         loop {
             match generation.next(Scores::Logits(&mut logits), &mut on_token) {
                 Ok(token) => logits = self.feed(&[token]),

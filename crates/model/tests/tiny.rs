@@ -270,3 +270,44 @@ fn sentence_states_pool_real_tokens() {
     // The mean is not the last token (the test would not notice a pooling mix-up otherwise).
     assert!(max_abs_diff(&states.mean[config.n_layers], &states.last[config.n_layers]) > 1e-3);
 }
+
+#[test]
+fn a_generator_reads_only_what_the_next_prompt_does_not_share() {
+    // Evaluation prompts share a chat template: one generator for all of them reads the shared
+    // prefix once and answers as a fresh generator does.
+    use xlingo_model::{GenerateOptions, Generator, SamplingParams};
+    let device = Device::flex();
+    let config = tiny_config("qwen2");
+    let model = gguf_model(&config, GgmlType::F32, &device);
+    // qwen2, sampled at a high temperature: the tokens follow the logits closely (the tiny
+    // llama model's tokens hardly depend on the context).
+    let options = GenerateOptions {
+        max_tokens: 12,
+        stop_ids: vec![],
+        sampling: SamplingParams {
+            temperature: 1.5,
+            top_k: 0,
+            seed: 4,
+            ..SamplingParams::default()
+        },
+    };
+    let prompts: Vec<Vec<u32>> = [
+        vec![7, 8],
+        vec![9],
+        PROMPT.iter().map(|&t| t as u32).collect(),
+    ]
+    .into_iter()
+    .map(|tail| [3, 14, 15, 92].into_iter().chain(tail).collect())
+    .collect();
+    let mut shared = Generator::new(&model.model, config.context_length, device.clone());
+    for (i, prompt) in prompts.iter().chain([&prompts[0]]).enumerate() {
+        let mut fresh = Generator::new(&model.model, config.context_length, device.clone());
+        let want = fresh.generate(prompt, &options, |_| true).unwrap();
+        let before = shared.tokens_run();
+        let got = shared.generate(prompt, &options, |_| true).unwrap();
+        assert_eq!(got, want, "{prompt:?}");
+        // After the first prompt the 4 shared tokens are not read again.
+        let saved = if i == 0 { 0 } else { 4 };
+        assert_eq!(shared.tokens_run() - before, fresh.tokens_run() - saved);
+    }
+}
