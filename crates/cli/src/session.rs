@@ -16,8 +16,9 @@ use crate::assets;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EngineChoice {
-    /// The WGSL engine on a hardware GPU adapter; the reference on the CPU otherwise (on
-    /// software adapters such as lavapipe the WGSL engine is, for now, slower than it).
+    /// The WGSL engine on a hardware GPU adapter, and on a software one (lavapipe) for several
+    /// prompts at once (--batch-size ≥ 2); the reference on the CPU otherwise (one prompt at a
+    /// time, the WGSL engine is slower than it on software adapters, for now).
     Auto,
     /// xlingo's WGSL engine (crates/gpu): quantised weights stay quantised on the GPU.
     Gpu,
@@ -232,6 +233,13 @@ impl EngineSpec {
             EngineChoice::Gpu => Ok(Some(xlingo_gpu::Gpu::new_blocking()?)),
             EngineChoice::Auto => match xlingo_gpu::Gpu::new_blocking() {
                 Ok(gpu) if gpu.device_type != wgpu::DeviceType::Cpu => Ok(Some(gpu)),
+                Ok(gpu) if self.sequences > 1 => {
+                    eprintln!(
+                        "[xlingo] a software GPU adapter ({}); {} prompts at a time run faster on the WGSL engine there than one at a time on the reference engine",
+                        gpu.adapter.name, self.sequences
+                    );
+                    Ok(Some(gpu))
+                }
                 Ok(gpu) => {
                     eprintln!(
                         "[xlingo] only a software GPU adapter ({}); using the burn reference engine on the CPU, \
