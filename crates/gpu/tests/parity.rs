@@ -597,6 +597,23 @@ fn top_k_candidates_are_the_k_best_and_their_ties() {
     assert_eq!(by_token(out.candidates[0].clone()), whole);
 }
 
+/// Greedy decoding, and sampling with llama.cpp's settings and `seed`, for `max_tokens`.
+fn greedy_and_sampled(max_tokens: usize, seed: u64) -> (GenerateOptions, GenerateOptions) {
+    let greedy = GenerateOptions {
+        max_tokens,
+        stop_ids: vec![],
+        sampling: SamplingParams::greedy(),
+    };
+    let sampled = GenerateOptions {
+        sampling: SamplingParams {
+            seed,
+            ..SamplingParams::default()
+        },
+        ..greedy.clone()
+    };
+    (greedy, sampled)
+}
+
 #[test]
 fn batched_generation_equals_one_prompt_at_a_time() {
     let gpu = gpu();
@@ -611,18 +628,7 @@ fn batched_generation_equals_one_prompt_at_a_time() {
                 .collect()
         })
         .collect();
-    let greedy = GenerateOptions {
-        max_tokens: 12,
-        stop_ids: vec![],
-        sampling: SamplingParams::greedy(),
-    };
-    let sampled = GenerateOptions {
-        sampling: SamplingParams {
-            seed: 5,
-            ..SamplingParams::default()
-        },
-        ..greedy.clone()
-    };
+    let (greedy, sampled) = greedy_and_sampled(12, 5);
     // The repetition penalty applied per sequence on the GPU, before each row's top-k.
     let penalised = GenerateOptions {
         sampling: SamplingParams {
@@ -736,18 +742,7 @@ fn a_shared_prompt_prefix_is_read_once_per_batch() {
             prefix.iter().copied().chain(tail).collect()
         })
         .collect();
-    let greedy = GenerateOptions {
-        max_tokens: 10,
-        stop_ids: vec![],
-        sampling: SamplingParams::greedy(),
-    };
-    let sampled = GenerateOptions {
-        sampling: SamplingParams {
-            seed: 8,
-            ..SamplingParams::default()
-        },
-        ..greedy.clone()
-    };
+    let (greedy, sampled) = greedy_and_sampled(10, 8);
     let config = tiny_config("qwen2");
     let gguf = tiny_gguf(&config, GgmlType::Q4_0);
     for (kv_f16, sequences) in [(false, 3), (true, 3), (false, 1)] {

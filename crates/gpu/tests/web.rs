@@ -85,10 +85,9 @@ async fn tiny_model_in_the_browser_matches_the_reference() {
         .unwrap();
     assert_eq!(tokens, sampled);
 
-    // Two prompts decoded together: each gets what it gets alone.
-    let shorter = prompt[2..].to_vec();
-    engine.reset();
-    let (alone, _) = engine.generate(&shorter, &options, |_| true).await.unwrap();
+    // Two prompts decoded together: each gets what it gets alone. The second one first shares
+    // nothing with the first, then its first 6 tokens (read once, the keys and values copied
+    // to the second place: 6 tokens fewer run).
     let mut batch = Engine::from_gguf(
         &gpu,
         &gguf,
@@ -98,36 +97,24 @@ async fn tiny_model_in_the_browser_matches_the_reference() {
         },
     )
     .unwrap();
-    let both = batch
-        .generate_batch(
-            &[prompt.clone(), shorter],
-            &options,
-            |_, _| true,
-            |_, _, _| {},
-        )
-        .await
-        .unwrap();
-    assert_eq!(both[0].0, greedy);
-    assert_eq!(both[1].0, alone);
-
-    // Two prompts that share their first 6 tokens: the prefix is read once and its keys and
-    // values copied to the second place; the tokens are still each prompt's own.
     let branch: Vec<u32> = prompt[..6].iter().chain(&[1, 2, 3]).copied().collect();
-    engine.reset();
-    let (alone, _) = engine.generate(&branch, &options, |_| true).await.unwrap();
-    let before = batch.tokens_run();
-    let both = batch
-        .generate_batch(
-            &[prompt.clone(), branch.clone()],
-            &options,
-            |_, _| true,
-            |_, _, _| {},
-        )
-        .await
-        .unwrap();
-    assert_eq!(both[0].0, greedy);
-    assert_eq!(both[1].0, alone);
-    let read = prompt.len() + branch.len() - 6;
-    let fed = both.iter().map(|(tokens, _)| tokens.len()).sum::<usize>();
-    assert_eq!(batch.tokens_run() - before, (read + fed) as u64);
+    for (second, shared) in [(prompt[2..].to_vec(), 0), (branch, 6)] {
+        engine.reset();
+        let (alone, _) = engine.generate(&second, &options, |_| true).await.unwrap();
+        let before = batch.tokens_run();
+        let both = batch
+            .generate_batch(
+                &[prompt.clone(), second.clone()],
+                &options,
+                |_, _| true,
+                |_, _, _| {},
+            )
+            .await
+            .unwrap();
+        assert_eq!(both[0].0, greedy);
+        assert_eq!(both[1].0, alone);
+        let read = prompt.len() + second.len() - shared;
+        let fed: usize = both.iter().map(|(tokens, _)| tokens.len()).sum();
+        assert_eq!(batch.tokens_run() - before, (read + fed) as u64);
+    }
 }
