@@ -87,7 +87,8 @@ pub enum Want {
     /// The arg-max of every position's logits, computed on the GPU (as `AllLogits`, it needs
     /// `all_logits` or several sequences).
     AllArgmax,
-    /// The last position's best k candidates (k ≤ [`MAX_GPU_TOP_K`]), selected on the GPU.
+    /// The last position's best k candidates (k ≥ 1), selected on the GPU: the k best and
+    /// every token tied with the k-th (the whole row when that is more than 256 tokens).
     TopK(u32),
     /// Every position's best k candidates (as `AllLogits`, it needs `all_logits` or several
     /// sequences).
