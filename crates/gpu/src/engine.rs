@@ -1670,6 +1670,8 @@ impl Engine {
             prompt: usize,
             seq: usize,
             generation: Generation<'a>,
+            /// The token it runs in the next step: its last generated one, or, just admitted,
+            /// its prompt's last.
             next: u32,
         }
         let p = &options.sampling;
@@ -1692,8 +1694,10 @@ impl Engine {
             has_prefix[0] = true;
         }
         loop {
-            // Free places take the next prompts: read each (its own pass, after the shared
-            // prefix), take its first token.
+            // Free places take the next prompts. Their tokens after the shared prefix, but the
+            // last, are read together in one pass; each last token then runs in the step
+            // below with the live sequences' tokens, and gives the prompt's first new token.
+            let mut admitted = Vec::new();
             while let Some(&seq) = free.last() {
                 let Some(i) = queued.next() else { break };
                 free.pop();
@@ -1702,31 +1706,31 @@ impl Engine {
                     has_prefix[seq] = true;
                 }
                 self.lengths[seq] = shared;
-                let entries: Vec<(usize, u32)> =
-                    prompts[i][shared..].iter().map(|&t| (seq, t)).collect();
-                let mut generation = Generation::new(&prompts[i], options, self.context);
-                let penalties = pick.penalties(p, [&generation]);
-                let mut out = self.run(&entries, pick.want(1), &penalties).await?;
-                let scores = out.scores(0, pick.want(1), vocab);
-                match generation.next(scores, &mut |t| on_token(i, t)) {
-                    Ok(next) => live.push(Live {
-                        prompt: i,
-                        seq,
-                        generation,
-                        next,
-                    }),
-                    Err(reason) => {
-                        let tokens = generation.into_tokens();
-                        on_done(i, &tokens, reason);
-                        results[i] = Some((tokens, reason));
-                        free.push(seq);
-                    }
-                }
+                admitted.push((i, seq));
+            }
+            let entries: Vec<(usize, u32)> = admitted
+                .iter()
+                .flat_map(|&(i, seq)| {
+                    let body = &prompts[i][shared..prompts[i].len() - 1];
+                    body.iter().map(move |&t| (seq, t))
+                })
+                .collect();
+            if !entries.is_empty() {
+                self.run(&entries, Want::Nothing, &Penalties::default())
+                    .await?;
+            }
+            for (i, seq) in admitted {
+                live.push(Live {
+                    prompt: i,
+                    seq,
+                    generation: Generation::new(&prompts[i], options, self.context),
+                    next: prompts[i][prompts[i].len() - 1],
+                });
             }
             if live.is_empty() {
                 break;
             }
-            // One step of every live sequence.
+            // One step of every live sequence (for a new one: its last prompt token).
             let entries: Vec<(usize, u32)> = live.iter().map(|l| (l.seq, l.next)).collect();
             let want = pick.want(live.len());
             let penalties = pick.penalties(p, live.iter().map(|l| &l.generation));
