@@ -25,7 +25,9 @@ use std::sync::Arc;
 
 use wgpu::util::DeviceExt;
 use xlingo_formats::{FormatError, GgmlType, Gguf, ModelConfig, RopeLayout, WeightSource};
-use xlingo_sampling::{GenerateOptions, Generation, SamplingParams, Scores, StopReason};
+use xlingo_sampling::{
+    GenerateOptions, Generation, SamplingParams, Scores, StopReason, common_prefix,
+};
 
 use crate::context::Gpu;
 use crate::error::{GpuError, Result};
@@ -345,7 +347,7 @@ pub struct Engine {
     argmax_all: Dispatch,
     top_k: Dispatch,
     top_k_all: Dispatch,
-    /// Its x is set per pass (one invocation per penalised token).
+    /// Its grid follows each pass's penalised tokens (one invocation each), not its x and y.
     penalty: Dispatch,
     /// The tokens whose keys and values sequence 0's cache holds (its length is the next
     /// position), so that a new prompt sharing a prefix with them (the next turn of a chat)
@@ -1223,8 +1225,8 @@ impl Engine {
 
     /// Copy the keys and values of sequence `from`'s first `len` positions into sequence `to`
     /// (every layer and kv head), through a scratch buffer (a buffer cannot be copied into
-    /// itself). For [`Engine::generate_batch`]'s shared prefix.
-    fn copy_prefix(&mut self, from: usize, to: usize, len: usize) {
+    /// itself). For [`Engine::generate_batch`]'s shared prefix; the caller sets `to`'s length.
+    fn copy_prefix(&self, from: usize, to: usize, len: usize) {
         let c = &self.config;
         let value_bytes = if self.options.kv_f16 { 2 } else { 4 };
         // One position of one kv head; a head's positions are contiguous in the cache
@@ -1256,7 +1258,6 @@ impl Engine {
             encoder.copy_buffer_to_buffer(&scratch, i as u64 * span, cache, start(to, h), span);
         }
         self.gpu.queue.submit([encoder.finish()]);
-        self.lengths[to] = len;
     }
 
     /// Switch recording of the residual stream (after the embedding and after every layer,
@@ -1578,9 +1579,7 @@ impl Engine {
                 let params = [count, self.config.vocab_size as u32, penalty.to_bits(), 0];
                 queue.write_buffer(&self.bufs.penalty_params, 0, bytemuck::cast_slice(&params));
                 queue.write_buffer(&self.bufs.penalties, 0, bytemuck::cast_slice(penalised));
-                pass.set_pipeline(&self.penalty.kernel.pipeline);
-                pass.set_bind_group(0, &self.penalty.bind, &[]);
-                pass.dispatch_workgroups(count.div_ceil(64), 1, 1);
+                Self::dispatch_groups(pass, &self.penalty, count.div_ceil(64), 1);
             }
             Self::dispatch(pass, pick, n);
         }
@@ -1594,9 +1593,14 @@ impl Engine {
             Rows::Tokens => n_tokens,
             Rows::Tiles(t) => n_tokens.div_ceil(t),
         };
+        Self::dispatch_groups(pass, d, d.x, y);
+    }
+
+    /// `d`'s kernel over an x × y grid of workgroups.
+    fn dispatch_groups(pass: &mut wgpu::ComputePass<'static>, d: &Dispatch, x: u32, y: u32) {
         pass.set_pipeline(&d.kernel.pipeline);
         pass.set_bind_group(0, &d.bind, &[]);
-        pass.dispatch_workgroups(d.x, y, 1);
+        pass.dispatch_workgroups(x, y, 1);
     }
 
     /// Generate after `prompt`, calling `on_token` with each new token (it returns false to
@@ -1625,17 +1629,13 @@ impl Engine {
         let pick = Pick::for_params(&options.sampling);
         let want = pick.want(1);
         let mut generation = Generation::new(prompt, options, self.context);
-        let mut tokens = &prompt[reuse..];
-        let mut next;
+        let mut tokens = prompt[reuse..].to_vec();
         loop {
             let penalties = pick.penalties(&options.sampling, [&generation]);
-            let mut out = self.forward_penalized(tokens, want, &penalties).await?;
+            let mut out = self.forward_penalized(&tokens, want, &penalties).await?;
             let scores = out.scores(0, want, self.config.vocab_size);
             match generation.next(scores, &mut on_token) {
-                Ok(token) => {
-                    next = [token];
-                    tokens = &next;
-                }
+                Ok(token) => tokens = vec![token],
                 Err(reason) => return Ok((generation.into_tokens(), reason)),
             }
         }
@@ -1648,8 +1648,9 @@ impl Engine {
     /// (an evaluation's chat template and instruction) is read once and its keys and values
     /// copied to each place. `on_token(i, token)` sees prompt i's tokens (false stops that
     /// one); `on_done(i, tokens, reason)` is called as soon as prompt i is finished (to save
-    /// results as they come). The returned results follow `prompts`. Tokens are picked as in [`Engine::generate`] (arg-max or top-k on the
-    /// GPU). The engine is reset before and after (a chat's cached prefix is gone).
+    /// results as they come). The returned results follow `prompts`. Tokens are picked as in
+    /// [`Engine::generate`] (arg-max or top-k on the GPU). The engine is reset before and after
+    /// (a chat's cached prefix is gone).
     pub async fn generate_batch(
         &mut self,
         prompts: &[Vec<u32>],
@@ -1853,8 +1854,4 @@ fn shared_prefix(prompts: &[Vec<u32>]) -> usize {
         .unwrap_or(0)
         .min(shortest.saturating_sub(1));
     if common >= MIN_SHARED { common } else { 0 }
-}
-
-fn common_prefix(a: &[u32], b: &[u32]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }

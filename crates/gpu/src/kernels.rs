@@ -176,14 +176,14 @@ impl Kernels {
                     code.push('\n');
                 }
                 let mut source = source.replace("X_VEC4S", &format!("{x_vec4s}u"));
-                let mut native_f16 = false;
-                if source.contains("KV_K") {
-                    let (helpers, k, v) = match (self.kv_f16, self.shader_f16) {
+                let kv = source.contains("KV_K");
+                let native_f16 = kv && self.kv_f16 && self.shader_f16;
+                if kv {
+                    let (helpers, k, v) = match (self.kv_f16, native_f16) {
                         (false, _) => KV_F32,
                         (true, false) => KV_F16,
                         (true, true) => KV_F16_NATIVE,
                     };
-                    native_f16 = self.kv_f16 && self.shader_f16;
                     code.push_str(helpers);
                     code.push('\n');
                     source = source.replace("KV_K", k).replace("KV_V", v);

@@ -7,7 +7,7 @@ use crate::KvCache;
 use crate::error::{ModelError, Result};
 use crate::llama::{ForwardOptions, Llama};
 pub use xlingo_sampling::{GenerateOptions, StopReason};
-use xlingo_sampling::{Generation, Scores};
+use xlingo_sampling::{Generation, Scores, common_prefix};
 
 pub struct Generator<'a> {
     model: &'a Llama,
@@ -77,13 +77,7 @@ impl<'a> Generator<'a> {
             });
         }
         // At least the last prompt token runs, for the logits of the first new one.
-        let reuse = self
-            .cached
-            .iter()
-            .zip(prompt)
-            .take_while(|(a, b)| a == b)
-            .count()
-            .min(prompt.len() - 1);
+        let reuse = common_prefix(&self.cached, prompt).min(prompt.len() - 1);
         self.cache.truncate(reuse);
         self.cached.truncate(reuse);
         let mut generation = Generation::new(prompt, options, self.context_length);

@@ -244,15 +244,21 @@ fn softmax(logits: impl Iterator<Item = f32> + Clone) -> Vec<f32> {
     exps.into_iter().map(|e| e / sum).collect()
 }
 
+/// How many tokens `a` and `b` start with in common (a prompt and what an engine's cache holds:
+/// the part it need not read again).
+pub fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
 /// The distinct tokens among the last `last_n` of `history`, in first-occurrence order.
-pub fn penalized_tokens(history: &[u32], last_n: usize) -> Vec<u32> {
+fn penalized_tokens(history: &[u32], last_n: usize) -> Vec<u32> {
     let recent = &history[history.len().saturating_sub(last_n)..];
     let mut seen = std::collections::HashSet::new();
     recent.iter().copied().filter(|&t| seen.insert(t)).collect()
 }
 
 /// The repetition penalty on one logit: positive ones divided, negative ones multiplied.
-pub fn penalize(logit: f32, penalty: f32) -> f32 {
+fn penalize(logit: f32, penalty: f32) -> f32 {
     if logit > 0.0 {
         logit / penalty
     } else {
