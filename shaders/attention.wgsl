@@ -4,12 +4,19 @@
 // the chunk's own keys first, so a prefill chunk sees itself causally), keys and values are
 // those of sequence seq (cache [sequences, n_kv, ctx, d]) and query head h reads kv-head
 // h / (n_heads / n_kv).
-// Scores go to a scratch buffer [n_heads, max_tokens, ctx] (any context length fits, no
-// workgroup-memory cap); max and sum are reduced in workgroup memory.
+// Positions are taken in tiles of 1024 with an online softmax (as in FlashAttention): with m
+// the running maximum, l the running Σ exp(s_j - m) and a the running Σ exp(s_j - m) · v_j,
+// a tile with maximum m' = max(m, max_tile s) rescales both by exp(m - m') and adds its own
+// terms; out = a / l. So no scores buffer exists ([heads, tokens, ctx] floats: a gigabyte at a
+// 128k context) and any context length fits; the tile's weights live in workgroup memory.
 // Launch: workgroup_size 64, one workgroup per (head, token): grid = (n_heads, tokens).
-// Invocations stride over positions for the scores and over head dimensions for the output.
+// Invocations stride over a tile's positions for the scores and over head dimensions for the
+// weighted sum of values.
 struct Batch { n_tokens: u32, _a: u32, _b: u32, _c: u32 }
-struct Params { n_heads: u32, n_kv: u32, head_dim: u32, ctx: u32, max_tokens: u32, scale: f32, stride: u32, _b: u32 }
+struct Params { n_heads: u32, n_kv: u32, head_dim: u32, ctx: u32, _a: u32, scale: f32, stride: u32, _b: u32 }
+
+const TILE: u32 = 1024u;
+const LANES: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> batch: Batch;
 @group(0) @binding(1) var<uniform> p: Params;
@@ -18,31 +25,42 @@ struct Params { n_heads: u32, n_kv: u32, head_dim: u32, ctx: u32, max_tokens: u3
 // f32 or f16 (get_k4/get_v from shaders/kv/; read_write only because those files also write).
 @group(0) @binding(3) var<storage, read_write> cache_k: array<KV_K>;
 @group(0) @binding(4) var<storage, read_write> cache_v: array<KV_V>;
-@group(0) @binding(5) var<storage, read_write> scores: array<f32>;
-@group(0) @binding(6) var<storage, read_write> out: array<f32>;
-@group(0) @binding(7) var<storage, read> slots: array<vec2<u32>>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+@group(0) @binding(6) var<storage, read> slots: array<vec2<u32>>;
 
 var<workgroup> qv: array<vec4<f32>, 64>; // head_dim ≤ 256
 var<workgroup> red: array<f32, 64>;
+var<workgroup> weights: array<f32, TILE>;
+var<workgroup> acc: array<f32, 256>; // the running Σ exp(s_j - m) · v_j, per head dimension
 
-fn reduce_max(li: u32) -> f32 {
-    for (var half = 32u; half > 0u; half >>= 1u) {
+// The workgroup's maximum (or sum) of every invocation's v; all invocations get it.
+fn reduce_max(li: u32, v: f32) -> f32 {
+    red[li] = v;
+    workgroupBarrier();
+    for (var half = LANES / 2u; half > 0u; half >>= 1u) {
         if (li < half) {
             red[li] = max(red[li], red[li + half]);
         }
         workgroupBarrier();
     }
-    return red[0];
+    let r = red[0];
+    // red is written again by the next reduction.
+    workgroupBarrier();
+    return r;
 }
 
-fn reduce_sum(li: u32) -> f32 {
-    for (var half = 32u; half > 0u; half >>= 1u) {
+fn reduce_sum(li: u32, v: f32) -> f32 {
+    red[li] = v;
+    workgroupBarrier();
+    for (var half = LANES / 2u; half > 0u; half >>= 1u) {
         if (li < half) {
             red[li] += red[li + half];
         }
         workgroupBarrier();
     }
-    return red[0];
+    let r = red[0];
+    workgroupBarrier();
+    return r;
 }
 
 @compute @workgroup_size(64)
@@ -53,46 +71,52 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
     let positions = slots[t].y + 1u;
     let kv = seq * p.n_kv + h / (p.n_heads / p.n_kv);
     let d4 = p.head_dim / 4u;
-    for (var i = li; i < d4; i += 64u) {
+    for (var i = li; i < d4; i += LANES) {
         qv[i] = qkv[(t * p.stride + h * p.head_dim) / 4u + i];
     }
+    for (var i = li; i < p.head_dim; i += LANES) {
+        acc[i] = 0.0;
+    }
     workgroupBarrier();
 
-    let sbase = (h * p.max_tokens + t) * p.ctx;
     var m = -3.0e38;
-    for (var j = li; j < positions; j += 64u) {
-        let kb = (kv * p.ctx + j) * d4;
-        var s = 0.0;
-        for (var i = 0u; i < d4; i++) {
-            s += dot(qv[i], get_k4(kb + i));
+    var l = 0.0;
+    let vb = kv * p.ctx * p.head_dim;
+    for (var t0 = 0u; t0 < positions; t0 += TILE) {
+        let n = min(TILE, positions - t0);
+        var tile_max = -3.0e38;
+        for (var j = li; j < n; j += LANES) {
+            let kb = (kv * p.ctx + t0 + j) * d4;
+            var s = 0.0;
+            for (var i = 0u; i < d4; i++) {
+                s += dot(qv[i], get_k4(kb + i));
+            }
+            s *= p.scale;
+            weights[j] = s;
+            tile_max = max(tile_max, s);
         }
-        s *= p.scale;
-        scores[sbase + j] = s;
-        m = max(m, s);
-    }
-    red[li] = m;
-    workgroupBarrier();
-    m = reduce_max(li);
-    workgroupBarrier();
-
-    var sum = 0.0;
-    for (var j = li; j < positions; j += 64u) {
-        let e = exp(scores[sbase + j] - m);
-        scores[sbase + j] = e;
-        sum += e;
-    }
-    red[li] = sum;
-    workgroupBarrier();
-    sum = reduce_sum(li);
-    // Other invocations' exp() values are read below.
-    storageBarrier();
-
-    for (var i = li; i < p.head_dim; i += 64u) {
-        var acc = 0.0;
-        let vb = kv * p.ctx * p.head_dim + i;
-        for (var j = 0u; j < positions; j++) {
-            acc += scores[sbase + j] * get_v(vb + j * p.head_dim);
+        let m_new = max(m, reduce_max(li, tile_max));
+        var tile_sum = 0.0;
+        for (var j = li; j < n; j += LANES) {
+            let e = exp(weights[j] - m_new);
+            weights[j] = e;
+            tile_sum += e;
         }
-        out[(t * p.n_heads + h) * p.head_dim + i] = acc / sum;
+        let rescale = exp(m - m_new);
+        // reduce_sum's barriers also make every invocation's weights visible below.
+        l = l * rescale + reduce_sum(li, tile_sum);
+        m = m_new;
+        for (var i = li; i < p.head_dim; i += LANES) {
+            var a = acc[i] * rescale;
+            for (var j = 0u; j < n; j++) {
+                a += weights[j] * get_v(vb + (t0 + j) * p.head_dim + i);
+            }
+            acc[i] = a;
+        }
+        // The next tile overwrites weights.
+        workgroupBarrier();
+    }
+    for (var i = li; i < p.head_dim; i += LANES) {
+        out[(t * p.n_heads + h) * p.head_dim + i] = acc[i] / l;
     }
 }

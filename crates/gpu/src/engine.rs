@@ -159,7 +159,6 @@ struct Buffers {
     att: wgpu::Buffer,
     ffn: wgpu::Buffer,
     logits: wgpu::Buffer,
-    scores: wgpu::Buffer,
     rope: wgpu::Buffer,
     argmax: wgpu::Buffer,
     /// topk.wgsl's output: per row, the count and (token, logit bits) pairs.
@@ -692,7 +691,6 @@ impl Engine {
             att: f32s("attention", chunk * q_dim)?,
             ffn: f32s("ffn", chunk * ff)?,
             logits: f32s("logits", logit_rows * vocab)?,
-            scores: f32s("scores", c.n_heads * chunk * context)?,
             rope: f32_buffer(gpu, "rope cos/sin", &table),
             argmax: f32s("argmax", 2 * chunk)?,
             candidates: f32s("candidates", logit_rows * (2 + 2 * CANDIDATE_CAP))?,
@@ -715,7 +713,6 @@ impl Engine {
             &bufs.att,
             &bufs.ffn,
             &bufs.logits,
-            &bufs.scores,
             &bufs.rope,
             &bufs.candidates,
             &bufs.penalties,
@@ -817,7 +814,7 @@ impl Engine {
                     layer.up.ty.name()
                 )));
             }
-            body.extend(b.layer_ops(c, &layer, &bufs, context, chunk));
+            body.extend(b.layer_ops(c, &layer, &bufs, context));
             body.push(Op::Capture(i + 1));
             layers.push(layer);
         }
@@ -920,14 +917,7 @@ impl Engine {
 }
 
 impl Builder<'_> {
-    fn layer_ops(
-        &mut self,
-        c: &ModelConfig,
-        l: &Layer,
-        bufs: &Buffers,
-        context: usize,
-        chunk: usize,
-    ) -> Vec<Op> {
+    fn layer_ops(&mut self, c: &ModelConfig, l: &Layer, bufs: &Buffers, context: usize) -> Vec<Op> {
         let d = c.hidden_size;
         let mut ops = vec![self.rmsnorm(d, c.rms_eps, &l.attn_norm, &bufs.x, &bufs.xn)];
         let qkv_cols = (c.n_heads + 2 * c.n_kv_heads) * c.head_dim;
@@ -1011,7 +1001,6 @@ impl Builder<'_> {
                 Slot::Write,
                 Slot::Write,
                 Slot::Write,
-                Slot::Write,
                 Slot::Read,
             ],
         );
@@ -1024,7 +1013,7 @@ impl Builder<'_> {
                 c.n_kv_heads as u32,
                 hd as u32,
                 context as u32,
-                chunk as u32,
+                0,
                 scale.to_bits(),
                 qkv_cols as u32,
                 0,
@@ -1040,7 +1029,6 @@ impl Builder<'_> {
                     &bufs.qkv,
                     &l.cache_k,
                     &l.cache_v,
-                    &bufs.scores,
                     &bufs.att,
                     &bufs.slots,
                 ],

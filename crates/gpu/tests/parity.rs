@@ -170,6 +170,45 @@ fn decoding_through_the_kv_cache_matches_the_full_forward() {
 }
 
 #[test]
+fn attention_past_one_tile_of_positions_matches_the_reference() {
+    // attention.wgsl takes positions in tiles of 1024 with an online softmax; 1100 positions
+    // make every later token's attention span two tiles (the running maximum and sums
+    // rescaled), prefilled in chunks and then decoded through the cache.
+    let gpu = gpu();
+    let mut config = tiny_config("qwen2");
+    config.context_length = 1200;
+    let gguf = tiny_gguf(&config, GgmlType::F32);
+    let prompt: Vec<u32> = (0..1100u32).map(|i| (i * 37 + 11) % 96).collect();
+    let (want, _) = reference(&gguf, &prompt);
+    let vocab = config.vocab_size;
+    let mut e = engine(
+        &gpu,
+        &gguf,
+        EngineOptions {
+            all_logits: true,
+            ..Default::default()
+        },
+    );
+    let split = prompt.len() - 3;
+    let mut got = pollster::block_on(e.forward(&prompt[..split], Want::AllLogits))
+        .unwrap()
+        .logits;
+    for &t in &prompt[split..] {
+        got.extend(
+            pollster::block_on(e.forward(&[t], Want::LastLogits))
+                .unwrap()
+                .logits,
+        );
+    }
+    assert_eq!(got.len(), prompt.len() * vocab);
+    let diff = max_abs_diff(&got, &want);
+    assert!(
+        diff < TOLERANCE,
+        "max |logit diff| {diff} over 1100 positions"
+    );
+}
+
+#[test]
 fn k_quants_match_the_reference_in_prefill_and_decoding() {
     // Rows of 256 and 512 values: whole Q4_K / Q5_K / Q6_K super-blocks.
     let gpu = gpu();
