@@ -59,7 +59,8 @@ pub struct GenerateArgs {
     /// Device of the reference engine.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceChoice,
-    /// KV-cache positions of the WGSL engine (default: the model's context length).
+    /// KV-cache positions of the WGSL engine (default: the model's context length, at most
+    /// 8192; the cache is allocated up front).
     #[arg(long)]
     context: Option<usize>,
     /// How the WGSL engine keeps keys and values.

@@ -217,7 +217,8 @@ impl Text {
 pub struct EngineSpec {
     pub engine: EngineChoice,
     pub device: DeviceChoice,
-    /// KV-cache positions for the WGSL engine (default: the model's context length).
+    /// KV-cache positions for the WGSL engine (default: the model's context length, at most
+    /// `xlingo_gpu::DEFAULT_CONTEXT_CAP`).
     pub context: Option<usize>,
     /// Sequences the WGSL engine decodes at once (`generate_batch`); 1 for a chat.
     pub sequences: usize,

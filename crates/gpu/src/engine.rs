@@ -34,9 +34,15 @@ use crate::error::{GpuError, Result};
 use crate::kernels::{self, Kernel, Kernels, Slot};
 use crate::weights::{self, GpuMatrix};
 
+/// Positions the KV cache holds when none are asked for and the model's context is longer:
+/// the cache is allocated up front, and at Llama 3's 131 072 positions it would take 4 GiB
+/// (1B, f16) to 16 GiB (8B) before the first token. llama.cpp defaults to 4096.
+pub const DEFAULT_CONTEXT_CAP: usize = 8192;
+
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
-    /// Positions the KV cache holds; `None`: the model's context length.
+    /// Positions the KV cache holds; `None`: the model's context length, at most
+    /// [`DEFAULT_CONTEXT_CAP`] (with a note when that caps it).
     pub context: Option<usize>,
     /// Most tokens per forward dispatch; longer prompts are read in chunks of this size.
     pub prefill_chunk: usize,
@@ -600,7 +606,19 @@ impl Engine {
         options: EngineOptions,
     ) -> Result<Engine> {
         let c = &config;
-        let context = options.context.unwrap_or(c.context_length).max(1);
+        let mut notes = Vec::new();
+        let context = match options.context {
+            Some(n) => n,
+            None if c.context_length > DEFAULT_CONTEXT_CAP => {
+                notes.push(format!(
+                    "the KV cache holds {DEFAULT_CONTEXT_CAP} of the model's {} positions (ask for more with the context option, --context)",
+                    c.context_length
+                ));
+                DEFAULT_CONTEXT_CAP
+            }
+            None => c.context_length,
+        }
+        .max(1);
         let chunk = options.prefill_chunk.clamp(1, context);
         let sequences = options.sequences.max(1);
         if !c.head_dim.is_multiple_of(4)
@@ -620,7 +638,6 @@ impl Engine {
             .min(max_binding);
         let (d, ff, vocab, hd) = (c.hidden_size, c.intermediate_size, c.vocab_size, c.head_dim);
         let (q_dim, kv_dim) = (c.n_heads * hd, c.n_kv_heads * hd);
-        let mut notes = Vec::new();
         let mut kernels = Kernels::for_gpu(gpu);
         kernels.kv_f16 = options.kv_f16;
         let cpu_chunk = cpu_chunk(

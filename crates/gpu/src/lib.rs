@@ -11,6 +11,6 @@ pub mod kernels;
 pub mod weights;
 
 pub use context::{AdapterSummary, Gpu};
-pub use engine::{Engine, EngineOptions, ForwardOutput, Source, Want};
+pub use engine::{DEFAULT_CONTEXT_CAP, Engine, EngineOptions, ForwardOutput, Source, Want};
 pub use error::{GpuError, Result};
 pub use xlingo_sampling::{GenerateOptions, SamplingParams, StopReason};

@@ -832,6 +832,33 @@ fn a_shared_prompt_prefix_is_read_once_per_batch() {
 }
 
 #[test]
+fn a_long_model_context_is_capped_unless_asked_for() {
+    // The cache is allocated up front: a 131 072-position model would take gigabytes.
+    let gpu = gpu();
+    let mut config = tiny_config("llama");
+    config.context_length = 3 * xlingo_gpu::DEFAULT_CONTEXT_CAP;
+    let gguf = tiny_gguf(&config, GgmlType::F32);
+    let capped = engine(&gpu, &gguf, EngineOptions::default());
+    assert_eq!(capped.context(), xlingo_gpu::DEFAULT_CONTEXT_CAP);
+    assert!(
+        capped
+            .notes()
+            .iter()
+            .any(|n| n.contains("8192 of the model's 24576 positions")),
+        "{:?}",
+        capped.notes()
+    );
+    let asked = EngineOptions {
+        context: Some(config.context_length),
+        ..Default::default()
+    };
+    let full = engine(&gpu, &gguf, asked);
+    assert_eq!(full.context(), config.context_length);
+    assert_eq!(full.kv_cache_bytes(), 3 * capped.kv_cache_bytes());
+    assert!(full.notes().is_empty(), "{:?}", full.notes());
+}
+
+#[test]
 fn the_context_is_enforced_with_a_clear_error() {
     let gpu = gpu();
     let config = tiny_config("llama");
