@@ -10,8 +10,9 @@
 // terms; out = a / l. So no scores buffer exists ([heads, tokens, ctx] floats: a gigabyte at a
 // 128k context) and any context length fits; the tile's weights live in workgroup memory.
 // Launch: workgroup_size 64, one workgroup per (head, token): grid = (n_heads, tokens).
-// Invocations stride over a tile's positions for the scores and over head dimensions for the
-// weighted sum of values.
+// Invocations stride over a tile's positions for the scores; for the weighted sum of values,
+// groups of head_dim / 4 invocations (4 dimensions each) take every (64 / (head_dim / 4))-th
+// position and add their partial sums at the end.
 struct Batch { n_tokens: u32, _a: u32, _b: u32, _c: u32 }
 struct Params { n_heads: u32, n_kv: u32, head_dim: u32, ctx: u32, _a: u32, scale: f32, stride: u32, _b: u32 }
 
@@ -22,16 +23,16 @@ const LANES: u32 = 64u;
 @group(0) @binding(1) var<uniform> p: Params;
 // Each token's q is the first n_heads · d values of its row of qkv (rope_kv.wgsl).
 @group(0) @binding(2) var<storage, read> qkv: array<vec4<f32>>;
-// f32 or f16 (get_k4/get_v from shaders/kv/; read_write only because those files also write).
-@group(0) @binding(3) var<storage, read_write> cache_k: array<KV_K>;
-@group(0) @binding(4) var<storage, read_write> cache_v: array<KV_V>;
+// f32 or f16 (get_k4/get_v4 from shaders/kv/; read_write only because those files also write).
+@group(0) @binding(3) var<storage, read_write> cache_k: array<KV_VEC4>;
+@group(0) @binding(4) var<storage, read_write> cache_v: array<KV_VEC4>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<storage, read> slots: array<vec2<u32>>;
 
 var<workgroup> qv: array<vec4<f32>, 64>; // head_dim ≤ 256
 var<workgroup> red: array<f32, 64>;
 var<workgroup> weights: array<f32, TILE>;
-var<workgroup> acc: array<f32, 256>; // the running Σ exp(s_j - m) · v_j, per head dimension
+var<workgroup> partial: array<vec4<f32>, 64>;
 
 // The workgroup's maximum (or sum) of every invocation's v; all invocations get it.
 fn reduce_max(li: u32, v: f32) -> f32 {
@@ -74,19 +75,23 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
     for (var i = li; i < d4; i += LANES) {
         qv[i] = qkv[(t * p.stride + h * p.head_dim) / 4u + i];
     }
-    for (var i = li; i < p.head_dim; i += LANES) {
-        acc[i] = 0.0;
-    }
     workgroupBarrier();
 
+    // For the values: `sets` groups of d4 invocations side by side, group g taking the
+    // positions j ≡ g (mod sets), invocation c of a group 4 head dimensions (one vec4 load
+    // a position, where one invocation per dimension took d4 times as many loads).
+    let sets = LANES / d4;
+    let group = li / d4;
+    let c = li % d4;
     var m = -3.0e38;
     var l = 0.0;
-    let vb = kv * p.ctx * p.head_dim;
+    var acc = vec4<f32>(0.0);
+    let row0 = kv * p.ctx;
     for (var t0 = 0u; t0 < positions; t0 += TILE) {
         let n = min(TILE, positions - t0);
         var tile_max = -3.0e38;
         for (var j = li; j < n; j += LANES) {
-            let kb = (kv * p.ctx + t0 + j) * d4;
+            let kb = (row0 + t0 + j) * d4;
             var s = 0.0;
             for (var i = 0u; i < d4; i++) {
                 s += dot(qv[i], get_k4(kb + i));
@@ -106,17 +111,29 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
         // reduce_sum's barriers also make every invocation's weights visible below.
         l = l * rescale + reduce_sum(li, tile_sum);
         m = m_new;
-        for (var i = li; i < p.head_dim; i += LANES) {
-            var a = acc[i] * rescale;
-            for (var j = 0u; j < n; j++) {
-                a += weights[j] * get_v(vb + (t0 + j) * p.head_dim + i);
+        if (group < sets) {
+            var a = acc * rescale;
+            for (var j = group; j < n; j += sets) {
+                a += weights[j] * get_v4((row0 + t0 + j) * d4 + c);
             }
-            acc[i] = a;
+            acc = a;
         }
         // The next tile overwrites weights.
         workgroupBarrier();
     }
-    for (var i = li; i < p.head_dim; i += LANES) {
-        out[(t * p.n_heads + h) * p.head_dim + i] = acc[i] / l;
+    // The groups' partial sums, added.
+    partial[li] = acc;
+    workgroupBarrier();
+    if (li < d4) {
+        var a = vec4<f32>(0.0);
+        for (var g = 0u; g < sets; g++) {
+            a += partial[g * d4 + li];
+        }
+        let o = (t * p.n_heads + h) * p.head_dim + 4u * li;
+        let r = a / l;
+        out[o] = r.x;
+        out[o + 1u] = r.y;
+        out[o + 2u] = r.z;
+        out[o + 3u] = r.w;
     }
 }

@@ -20,8 +20,8 @@ struct Params { n_heads: u32, n_kv: u32, head_dim: u32, ctx: u32, neox: u32, str
 @group(0) @binding(1) var<uniform> p: Params;
 @group(0) @binding(2) var<storage, read> cs: array<vec2<f32>>;
 @group(0) @binding(3) var<storage, read_write> qkv: array<f32>;
-@group(0) @binding(4) var<storage, read_write> cache_k: array<KV_K>;
-@group(0) @binding(5) var<storage, read_write> cache_v: array<KV_V>;
+@group(0) @binding(4) var<storage, read_write> cache_k: array<KV_VEC4>;
+@group(0) @binding(5) var<storage, read_write> cache_v: array<KV_VEC4>;
 @group(0) @binding(6) var<storage, read> slots: array<vec2<u32>>;
 
 // Dimension e of the rotated vector at qkv offset o, position pos.

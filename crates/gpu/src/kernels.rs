@@ -29,23 +29,14 @@ pub const MATMUL_SWIGLU_CPU: &str = include_str!("../../../shaders/matmul_swiglu
 const X_PLAIN: &str = include_str!("../../../shaders/activations/plain.wgsl");
 const X_SUBGROUP: &str = include_str!("../../../shaders/activations/subgroup.wgsl");
 
-/// KV-cache access of rope_kv.wgsl and attention.wgsl, and the element types they substitute
-/// for `KV_K` / `KV_V`.
-const KV_F32: (&str, &str, &str) = (
-    include_str!("../../../shaders/kv/f32.wgsl"),
-    "vec4<f32>",
-    "f32",
-);
-const KV_F16: (&str, &str, &str) = (
-    include_str!("../../../shaders/kv/f16.wgsl"),
-    "vec2<u32>",
-    "u32",
-);
+/// KV-cache access of rope_kv.wgsl and attention.wgsl, and the element type (4 values of a
+/// head's row) they substitute for `KV_VEC4`.
+const KV_F32: (&str, &str) = (include_str!("../../../shaders/kv/f32.wgsl"), "vec4<f32>");
+const KV_F16: (&str, &str) = (include_str!("../../../shaders/kv/f16.wgsl"), "vec2<u32>");
 /// The same cache as KV_F16, read and written as f16 where the device has shader-f16.
-const KV_F16_NATIVE: (&str, &str, &str) = (
+const KV_F16_NATIVE: (&str, &str) = (
     include_str!("../../../shaders/kv/f16_native.wgsl"),
     "vec4<f16>",
-    "f16",
 );
 
 const K_BLOCKS: &str = include_str!("../../../shaders/quant/k_blocks.wgsl");
@@ -176,17 +167,17 @@ impl Kernels {
                     code.push('\n');
                 }
                 let mut source = source.replace("X_VEC4S", &format!("{x_vec4s}u"));
-                let kv = source.contains("KV_K");
+                let kv = source.contains("KV_VEC4");
                 let native_f16 = kv && self.kv_f16 && self.shader_f16;
                 if kv {
-                    let (helpers, k, v) = match (self.kv_f16, native_f16) {
+                    let (helpers, element) = match (self.kv_f16, native_f16) {
                         (false, _) => KV_F32,
                         (true, false) => KV_F16,
                         (true, true) => KV_F16_NATIVE,
                     };
                     code.push_str(helpers);
                     code.push('\n');
-                    source = source.replace("KV_K", k).replace("KV_V", v);
+                    source = source.replace("KV_VEC4", element);
                 }
                 code.push_str(&source);
                 if native_f16 {
