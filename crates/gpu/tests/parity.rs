@@ -59,6 +59,19 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
+/// Logits of every position: `prompt[..split]` in one forward (all rows), then the rest one
+/// token at a time through the KV cache.
+fn prefill_then_decode(e: &mut Engine, prompt: &[u32], split: usize) -> Vec<f32> {
+    let mut logits = pollster::block_on(e.forward(&prompt[..split], Want::AllLogits))
+        .unwrap()
+        .logits;
+    for &t in &prompt[split..] {
+        let out = pollster::block_on(e.forward(&[t], Want::LastLogits)).unwrap();
+        logits.extend(out.logits);
+    }
+    logits
+}
+
 fn engine(gpu: &Gpu, gguf: &Gguf, options: EngineOptions) -> Engine {
     Engine::from_gguf(gpu, gguf, options).unwrap()
 }
@@ -189,17 +202,7 @@ fn attention_past_one_tile_of_positions_matches_the_reference() {
             ..Default::default()
         },
     );
-    let split = prompt.len() - 3;
-    let mut got = pollster::block_on(e.forward(&prompt[..split], Want::AllLogits))
-        .unwrap()
-        .logits;
-    for &t in &prompt[split..] {
-        got.extend(
-            pollster::block_on(e.forward(&[t], Want::LastLogits))
-                .unwrap()
-                .logits,
-        );
-    }
+    let got = prefill_then_decode(&mut e, &prompt, prompt.len() - 3);
     assert_eq!(got.len(), prompt.len() * vocab);
     let diff = max_abs_diff(&got, &want);
     assert!(
@@ -313,16 +316,7 @@ fn an_f16_kv_cache_is_half_the_size_and_close_to_the_reference() {
             assert_eq!(2 * e.kv_cache_bytes(), f32_cache);
             let format = e.kv_cache_format();
             // A prompt in chunks (4, 4), then token by token through the cache.
-            let mut got = pollster::block_on(e.forward(&PROMPT[..8], Want::AllLogits))
-                .unwrap()
-                .logits;
-            for &t in &PROMPT[8..] {
-                got.extend(
-                    pollster::block_on(e.forward(&[t], Want::LastLogits))
-                        .unwrap()
-                        .logits,
-                );
-            }
+            let got = prefill_then_decode(&mut e, &PROMPT, 8);
             assert_eq!(got.len(), PROMPT.len() * vocab);
             let diff = max_abs_diff(&got, &want);
             let label = format!("{arch} (CPU kernels {cpu_kernels}), {format} cache");
