@@ -4,19 +4,22 @@
 // the chunk's own keys first, so a prefill chunk sees itself causally), keys and values are
 // those of sequence seq (cache [sequences, n_kv, ctx, d]) and query head h reads kv-head
 // h / (n_heads / n_kv).
-// Positions are taken in tiles of 1024 with an online softmax (as in FlashAttention): with m
+// One workgroup serves `group` (≤ 4) query heads of one kv head, so each key and value is read
+// once for all of them (SmolLM2: 3 query heads a kv head); every quantity below is a vec4 over
+// those heads (unused heads have q = 0 and are not written).
+// Positions are taken in tiles of 256 with an online softmax (as in FlashAttention): with m
 // the running maximum, l the running Σ exp(s_j - m) and a the running Σ exp(s_j - m) · v_j,
 // a tile with maximum m' = max(m, max_tile s) rescales both by exp(m - m') and adds its own
 // terms; out = a / l. So no scores buffer exists ([heads, tokens, ctx] floats: a gigabyte at a
 // 128k context) and any context length fits; the tile's weights live in workgroup memory.
-// Launch: workgroup_size 64, one workgroup per (head, token): grid = (n_heads, tokens).
-// Invocations stride over a tile's positions for the scores; for the weighted sum of values,
-// groups of head_dim / 4 invocations (4 dimensions each) take every (64 / (head_dim / 4))-th
-// position and add their partial sums at the end.
+// Launch: workgroup_size 64, one workgroup per (group of heads, token):
+// grid = (n_heads / group, tokens). Invocations stride over a tile's positions for the scores;
+// for the weighted sum of values, groups of head_dim / 4 invocations (4 dimensions each) take
+// every (64 / (head_dim / 4))-th position and add their partial sums at the end.
 struct Batch { n_tokens: u32, _a: u32, _b: u32, _c: u32 }
-struct Params { n_heads: u32, n_kv: u32, head_dim: u32, ctx: u32, _a: u32, scale: f32, stride: u32, _b: u32 }
+struct Params { n_heads: u32, n_kv: u32, head_dim: u32, ctx: u32, group: u32, scale: f32, stride: u32, _b: u32 }
 
-const TILE: u32 = 1024u;
+const TILE: u32 = 256u;
 const LANES: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> batch: Batch;
@@ -29,13 +32,13 @@ const LANES: u32 = 64u;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<storage, read> slots: array<vec2<u32>>;
 
-var<workgroup> qv: array<vec4<f32>, 64>; // head_dim ≤ 256
-var<workgroup> red: array<f32, 64>;
-var<workgroup> weights: array<f32, TILE>;
-var<workgroup> partial: array<vec4<f32>, 64>;
+var<workgroup> qv: array<array<vec4<f32>, 64>, 4>; // [head of the group][head_dim / 4 ≤ 64]
+var<workgroup> red: array<vec4<f32>, 64>;
+var<workgroup> weights: array<vec4<f32>, TILE>;
+var<workgroup> partial: array<array<vec4<f32>, 64>, 4>;
 
-// The workgroup's maximum (or sum) of every invocation's v; all invocations get it.
-fn reduce_max(li: u32, v: f32) -> f32 {
+// The workgroup's maximum (or sum) of every invocation's v, per head; all invocations get it.
+fn reduce_max(li: u32, v: vec4<f32>) -> vec4<f32> {
     red[li] = v;
     workgroupBarrier();
     for (var half = LANES / 2u; half > 0u; half >>= 1u) {
@@ -50,7 +53,7 @@ fn reduce_max(li: u32, v: f32) -> f32 {
     return r;
 }
 
-fn reduce_sum(li: u32, v: f32) -> f32 {
+fn reduce_sum(li: u32, v: vec4<f32>) -> vec4<f32> {
     red[li] = v;
     workgroupBarrier();
     for (var half = LANES / 2u; half > 0u; half >>= 1u) {
@@ -66,42 +69,48 @@ fn reduce_sum(li: u32, v: f32) -> f32 {
 
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
-    let h = wg.x;
+    let h0 = wg.x * p.group;
     let t = wg.y;
     let seq = slots[t].x;
     let positions = slots[t].y + 1u;
-    let kv = seq * p.n_kv + h / (p.n_heads / p.n_kv);
+    let kv = seq * p.n_kv + h0 / (p.n_heads / p.n_kv);
     let d4 = p.head_dim / 4u;
     for (var i = li; i < d4; i += LANES) {
-        qv[i] = qkv[(t * p.stride + h * p.head_dim) / 4u + i];
+        let q = (t * p.stride + h0 * p.head_dim) / 4u + i;
+        for (var g = 0u; g < 4u; g++) {
+            qv[g][i] = select(vec4<f32>(0.0), qkv[q + g * d4], g < p.group);
+        }
     }
     workgroupBarrier();
 
-    // For the values: `sets` groups of d4 invocations side by side, group g taking the
-    // positions j ≡ g (mod sets), invocation c of a group 4 head dimensions (one vec4 load
-    // a position, where one invocation per dimension took d4 times as many loads).
+    // For the values: `sets` groups of d4 invocations side by side, group r taking the
+    // positions j ≡ r (mod sets), invocation c of a group 4 head dimensions.
     let sets = LANES / d4;
-    let group = li / d4;
+    let r = li / d4;
     let c = li % d4;
-    var m = -3.0e38;
-    var l = 0.0;
-    var acc = vec4<f32>(0.0);
+    var m = vec4<f32>(-3.0e38);
+    var l = vec4<f32>(0.0);
+    var a0 = vec4<f32>(0.0);
+    var a1 = vec4<f32>(0.0);
+    var a2 = vec4<f32>(0.0);
+    var a3 = vec4<f32>(0.0);
     let row0 = kv * p.ctx;
     for (var t0 = 0u; t0 < positions; t0 += TILE) {
         let n = min(TILE, positions - t0);
-        var tile_max = -3.0e38;
+        var tile_max = vec4<f32>(-3.0e38);
         for (var j = li; j < n; j += LANES) {
             let kb = (row0 + t0 + j) * d4;
-            var s = 0.0;
+            var s = vec4<f32>(0.0);
             for (var i = 0u; i < d4; i++) {
-                s += dot(qv[i], get_k4(kb + i));
+                let k = get_k4(kb + i);
+                s += vec4<f32>(dot(qv[0][i], k), dot(qv[1][i], k), dot(qv[2][i], k), dot(qv[3][i], k));
             }
             s *= p.scale;
             weights[j] = s;
             tile_max = max(tile_max, s);
         }
         let m_new = max(m, reduce_max(li, tile_max));
-        var tile_sum = 0.0;
+        var tile_sum = vec4<f32>(0.0);
         for (var j = li; j < n; j += LANES) {
             let e = exp(weights[j] - m_new);
             weights[j] = e;
@@ -111,29 +120,45 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
         // reduce_sum's barriers also make every invocation's weights visible below.
         l = l * rescale + reduce_sum(li, tile_sum);
         m = m_new;
-        if (group < sets) {
-            var a = acc * rescale;
-            for (var j = group; j < n; j += sets) {
-                a += weights[j] * get_v4((row0 + t0 + j) * d4 + c);
+        if (r < sets) {
+            var b0 = a0 * rescale.x;
+            var b1 = a1 * rescale.y;
+            var b2 = a2 * rescale.z;
+            var b3 = a3 * rescale.w;
+            for (var j = r; j < n; j += sets) {
+                let v = get_v4((row0 + t0 + j) * d4 + c);
+                let w = weights[j];
+                b0 += w.x * v;
+                b1 += w.y * v;
+                b2 += w.z * v;
+                b3 += w.w * v;
             }
-            acc = a;
+            a0 = b0;
+            a1 = b1;
+            a2 = b2;
+            a3 = b3;
         }
         // The next tile overwrites weights.
         workgroupBarrier();
     }
     // The groups' partial sums, added.
-    partial[li] = acc;
+    partial[0][li] = a0;
+    partial[1][li] = a1;
+    partial[2][li] = a2;
+    partial[3][li] = a3;
     workgroupBarrier();
     if (li < d4) {
-        var a = vec4<f32>(0.0);
-        for (var g = 0u; g < sets; g++) {
-            a += partial[g * d4 + li];
+        for (var g = 0u; g < p.group; g++) {
+            var a = vec4<f32>(0.0);
+            for (var k = 0u; k < sets; k++) {
+                a += partial[g][k * d4 + li];
+            }
+            let o = (t * p.n_heads + h0 + g) * p.head_dim + 4u * li;
+            let v = a / l[g];
+            out[o] = v.x;
+            out[o + 1u] = v.y;
+            out[o + 2u] = v.z;
+            out[o + 3u] = v.w;
         }
-        let o = (t * p.n_heads + h) * p.head_dim + 4u * li;
-        let r = a / l;
-        out[o] = r.x;
-        out[o + 1u] = r.y;
-        out[o + 2u] = r.z;
-        out[o + 3u] = r.w;
     }
 }

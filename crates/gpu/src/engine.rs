@@ -1022,6 +1022,13 @@ impl Builder<'_> {
             ],
         );
         let scale = (1.0 / (hd as f64).sqrt()) as f32;
+        // Query heads one workgroup serves (they share a kv head): the largest divisor of the
+        // heads per kv head up to 4 (attention.wgsl's vec4 over heads).
+        let per_kv = c.n_heads / c.n_kv_heads;
+        let group = (1..=per_kv.min(4))
+            .rev()
+            .find(|g| per_kv.is_multiple_of(*g))
+            .unwrap_or(1);
         let params = uniform(
             self.gpu,
             "attention",
@@ -1030,7 +1037,7 @@ impl Builder<'_> {
                 c.n_kv_heads as u32,
                 hd as u32,
                 context as u32,
-                0,
+                group as u32,
                 scale.to_bits(),
                 qkv_cols as u32,
                 0,
@@ -1051,7 +1058,7 @@ impl Builder<'_> {
                 ],
             ),
             kernel: attention,
-            x: c.n_heads as u32,
+            x: (c.n_heads / group) as u32,
             y: Rows::Tokens,
         }));
         ops.extend(self.matmul(

@@ -183,32 +183,35 @@ fn decoding_through_the_kv_cache_matches_the_full_forward() {
 }
 
 #[test]
-fn attention_past_one_tile_of_positions_matches_the_reference() {
-    // attention.wgsl takes positions in tiles of 1024 with an online softmax; 1100 positions
-    // make every later token's attention span two tiles (the running maximum and sums
-    // rescaled), prefilled in chunks and then decoded through the cache.
+fn attention_over_several_tiles_and_head_groups_matches_the_reference() {
+    // attention.wgsl takes positions in tiles of 256 with an online softmax; 600 positions
+    // make later tokens' attention span three tiles (the running maximum and sums rescaled),
+    // prefilled in chunks and then decoded through the cache. One workgroup serves up to 4
+    // query heads of a kv head: (query heads, kv heads) = (4, 4) one each, (6, 2) three,
+    // (8, 1) four in each of two workgroups, (10, 2) five, so one each.
     let gpu = gpu();
-    let mut config = tiny_config("qwen2");
-    config.context_length = 1200;
-    let gguf = tiny_gguf(&config, GgmlType::F32);
-    let prompt: Vec<u32> = (0..1100u32).map(|i| (i * 37 + 11) % 96).collect();
-    let (want, _) = reference(&gguf, &prompt);
-    let vocab = config.vocab_size;
-    let mut e = engine(
-        &gpu,
-        &gguf,
-        EngineOptions {
+    for (n_heads, n_kv_heads) in [(4, 4), (6, 2), (8, 1), (10, 2)] {
+        let mut config = tiny_config("qwen2");
+        config.context_length = 700;
+        config.n_heads = n_heads;
+        config.n_kv_heads = n_kv_heads;
+        config.hidden_size = n_heads * config.head_dim;
+        let gguf = tiny_gguf(&config, GgmlType::F32);
+        let prompt: Vec<u32> = (0..600u32).map(|i| (i * 37 + 11) % 96).collect();
+        let (want, _) = reference(&gguf, &prompt);
+        let options = EngineOptions {
             all_logits: true,
             ..Default::default()
-        },
-    );
-    let got = prefill_then_decode(&mut e, &prompt, prompt.len() - 3);
-    assert_eq!(got.len(), prompt.len() * vocab);
-    let diff = max_abs_diff(&got, &want);
-    assert!(
-        diff < TOLERANCE,
-        "max |logit diff| {diff} over 1100 positions"
-    );
+        };
+        let mut e = engine(&gpu, &gguf, options);
+        let got = prefill_then_decode(&mut e, &prompt, prompt.len() - 3);
+        assert_eq!(got.len(), prompt.len() * config.vocab_size);
+        let diff = max_abs_diff(&got, &want);
+        assert!(
+            diff < TOLERANCE,
+            "{n_heads} heads, {n_kv_heads} kv heads: max |logit diff| {diff} over 600 positions"
+        );
+    }
 }
 
 #[test]
