@@ -3,7 +3,9 @@
 // where (seq, pos) = slots[t] are token t's sequence and position (rope_kv.wgsl has written
 // the chunk's own keys first, so a prefill chunk sees itself causally), keys and values are
 // those of sequence seq (cache [sequences, n_kv, ctx, d]) and query head h reads kv-head
-// h / (n_heads / n_kv).
+// h / (n_heads / n_kv). A cache larger than one binding is split into parts of whole
+// (sequence, kv head) slabs (slab = seq · n_kv + kv head, see rope_kv.wgsl): this dispatch's
+// cache_k/cache_v hold slabs first..first + slabs, and workgroups of other slabs return.
 // One workgroup serves `group` (≤ 4) query heads of one kv head, so each key and value is read
 // once for all of them (SmolLM2: 3 query heads a kv head); every quantity below is a vec4 over
 // those heads (unused heads have q = 0 and are not written).
@@ -17,7 +19,10 @@
 // for the weighted sum of values, groups of head_dim / 4 invocations (4 dimensions each) take
 // every (64 / (head_dim / 4))-th position and add their partial sums at the end.
 struct Batch { n_tokens: u32, _a: u32, _b: u32, _c: u32 }
-struct Params { n_heads: u32, n_kv: u32, head_dim: u32, ctx: u32, group: u32, scale: f32, stride: u32, _b: u32 }
+struct Params {
+    n_heads: u32, n_kv: u32, head_dim: u32, ctx: u32, group: u32, scale: f32, stride: u32,
+    first: u32, slabs: u32, _a: u32, _b: u32, _c: u32,
+}
 
 const TILE: u32 = 256u;
 const LANES: u32 = 64u;
@@ -73,7 +78,11 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
     let t = wg.y;
     let seq = slots[t].x;
     let positions = slots[t].y + 1u;
-    let kv = seq * p.n_kv + h0 / (p.n_heads / p.n_kv);
+    let slab = seq * p.n_kv + h0 / (p.n_heads / p.n_kv);
+    // Uniform over the workgroup (slots and p are read-only), so no barrier is skipped by some.
+    if (slab < p.first || slab >= p.first + p.slabs) {
+        return;
+    }
     let d4 = p.head_dim / 4u;
     for (var i = li; i < d4; i += LANES) {
         let q = (t * p.stride + h0 * p.head_dim) / 4u + i;
@@ -94,7 +103,7 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
     var a1 = vec4<f32>(0.0);
     var a2 = vec4<f32>(0.0);
     var a3 = vec4<f32>(0.0);
-    let row0 = kv * p.ctx;
+    let row0 = (slab - p.first) * p.ctx;
     for (var t0 = 0u; t0 < positions; t0 += TILE) {
         let n = min(TILE, positions - t0);
         var tile_max = vec4<f32>(-3.0e38);

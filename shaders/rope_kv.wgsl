@@ -10,11 +10,14 @@
 // side; q is rotated in place; rotated k and plain v of kv-head h go to cache_k/cache_v
 // [sequences, n_kv, ctx, d] at [seq, h, pos], in f32 or f16 (put_k2/put_v2 from
 // shaders/kv/, two adjacent values at a time, so each f16 word has one writer).
+// A cache larger than one binding is split into parts of whole (sequence, kv head) slabs
+// (slab = seq · n_kv + h): this dispatch's cache_k/cache_v hold slabs first..first + slabs,
+// and the dispatch writes only those; the one holding slab 0 also rotates q.
 // An invocation owns a rotation pair of a q head (rotated in place) or the adjacent output
 // dimensions (2i, 2i + 1) of a kv head (in the NeoX layout their partners are d/2 away).
 // Launch: workgroup_size 64, one invocation per (head, pair): grid = (ceil((n_heads + n_kv) · d/2 / 64), tokens).
 struct Batch { n_tokens: u32, _a: u32, _b: u32, _c: u32 }
-struct Params { n_heads: u32, n_kv: u32, head_dim: u32, ctx: u32, neox: u32, stride: u32, _b: u32, _c: u32 }
+struct Params { n_heads: u32, n_kv: u32, head_dim: u32, ctx: u32, neox: u32, stride: u32, first: u32, slabs: u32 }
 
 @group(0) @binding(0) var<uniform> batch: Batch;
 @group(0) @binding(1) var<uniform> p: Params;
@@ -59,6 +62,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     // Heads 0..n_heads are q's, the rest k's; v follows k at n_kv · d.
     let o = t * p.stride + head * p.head_dim;
     if (head < p.n_heads) {
+        if (p.first != 0u) {
+            return;
+        }
         let c = cs[pos * half + i];
         var i0 = 2u * i;
         var i1 = 2u * i + 1u;
@@ -71,9 +77,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         qkv[o + i0] = x0 * c.x - x1 * c.y;
         qkv[o + i1] = x0 * c.y + x1 * c.x;
     } else {
-        let h = head - p.n_heads;
+        let slab = seq * p.n_kv + head - p.n_heads;
+        if (slab < p.first || slab >= p.first + p.slabs) {
+            return;
+        }
         let e = 2u * i;
-        let dst = ((seq * p.n_kv + h) * p.ctx + pos) * p.head_dim + e;
+        let dst = ((slab - p.first) * p.ctx + pos) * p.head_dim + e;
         let ov = o + p.n_kv * p.head_dim;
         put_k2(dst, rotated(o, e, pos), rotated(o, e + 1u, pos));
         put_v2(dst, qkv[ov + e], qkv[ov + e + 1u]);

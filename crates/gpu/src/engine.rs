@@ -51,9 +51,11 @@ pub struct EngineOptions {
     /// Record the residual stream after the embedding and after every layer (switchable
     /// later with [`Engine::set_capture_hidden`]).
     pub capture_hidden: bool,
-    /// Split weight matrices into row chunks of at most this many bytes (default: the
-    /// device's storage-binding limit; lower it to exercise the splitting).
-    pub weight_binding_limit: Option<u64>,
+    /// The most bytes one storage binding may hold (default: the device's limit; lower it to
+    /// exercise the splitting): weight matrices are split into row chunks and each layer's KV
+    /// cache into parts that fit it, and prompts are read in chunks small enough that a
+    /// chunk's activations and logits fit it.
+    pub binding_limit: Option<u64>,
     /// On a CPU adapter, run the matmuls with the kernels made for it (matmul_cpu.wgsl,
     /// matmul_swiglu_cpu.wgsl; default). Off (or `XLINGO_CPU_KERNELS=0`), the GPU kernels run
     /// there too: for comparisons and to test them on lavapipe.
@@ -73,7 +75,7 @@ impl Default for EngineOptions {
             prefill_chunk: 64,
             all_logits: false,
             capture_hidden: false,
-            weight_binding_limit: None,
+            binding_limit: None,
             cpu_kernels: true,
             sequences: 1,
             kv_f16: false,
@@ -191,8 +193,33 @@ struct Layer {
     gate: GpuMatrix,
     up: GpuMatrix,
     down: GpuMatrix,
-    cache_k: wgpu::Buffer,
-    cache_v: wgpu::Buffer,
+    cache: Vec<KvPart>,
+}
+
+/// Part of a layer's KV cache [sequences, n_kv, ctx, head_dim]: the whole (sequence, kv head)
+/// slabs `first..first + slabs` (slab = sequence · n_kv + kv head), as many as fit one binding.
+/// Most models and devices need one part; a cache larger than the device's binding limit (many
+/// sequences of a long context) is split rather than refused, and rope_kv.wgsl and
+/// attention.wgsl run once per part.
+struct KvPart {
+    k: wgpu::Buffer,
+    v: wgpu::Buffer,
+    first: usize,
+    slabs: usize,
+}
+
+impl Layer {
+    /// Where `slab`'s keys and values are: their buffers and byte offset in them, for slabs of
+    /// `slab_bytes` bytes.
+    fn slab(&self, slab: usize, slab_bytes: u64) -> [(&wgpu::Buffer, u64); 2] {
+        let part = self
+            .cache
+            .iter()
+            .find(|p| slab < p.first + p.slabs)
+            .expect("slab inside the cache");
+        let offset = (slab - part.first) as u64 * slab_bytes;
+        [(&part.k, offset), (&part.v, offset)]
+    }
 }
 
 /// Where the weights come from: a GGUF file (kept in its quantisation) or any
@@ -432,6 +459,93 @@ const MATMUL_CPU_SLOTS: [Slot; 7] = [
 /// Rows one workgroup of the CPU kernels covers: 16 invocations × 4 rows.
 const CPU_ROWS_PER_WORKGROUP: usize = 64;
 
+/// Lower `chunk` (tokens per forward pass) so that each per-chunk buffer (activations, and
+/// logits and sampling scratch where every row is kept) fits one binding of `limit` bytes: a
+/// long prompt is then read in more passes instead of being refused.
+fn binding_chunk(
+    c: &ModelConfig,
+    options: &EngineOptions,
+    every_row: bool,
+    chunk: usize,
+    limit: u64,
+    notes: &mut Vec<String>,
+) -> Result<usize> {
+    let q_dim = c.n_heads * c.head_dim;
+    let mut rows = vec![
+        ("hidden state", c.hidden_size),
+        ("q, k and v", q_dim + 2 * c.n_kv_heads * c.head_dim),
+        ("feed-forward activation", c.intermediate_size),
+    ];
+    if every_row {
+        rows.push(("logits", c.vocab_size));
+        rows.push(("sampling candidates", 2 + 2 * CANDIDATE_CAP));
+        rows.push(("penalised tokens", 2 * PENALTY_CAP));
+    }
+    if options.capture_hidden {
+        rows.push(("captured hidden states", (c.n_layers + 1) * c.hidden_size));
+    }
+    let (what, widest) = rows.into_iter().max_by_key(|r| r.1).expect("rows");
+    let fits = (limit / (4 * widest as u64)) as usize;
+    if fits == 0 {
+        return Err(GpuError::Invalid(format!(
+            "one token's {what} ({} bytes) is more than this device can bind ({limit} bytes)",
+            4 * widest
+        )));
+    }
+    if fits < chunk {
+        notes.push(format!(
+            "prompts are read {fits} tokens at a time: a chunk's {what} must fit one binding ({limit} bytes on this device)"
+        ));
+    }
+    Ok(chunk.min(fits))
+}
+
+/// How each layer's KV cache is laid out in bindings (see [`KvPart`]).
+struct KvLayout {
+    /// f32 words of one (sequence, kv head) slab: ctx × head_dim values, f16 two to a word.
+    slab_words: usize,
+    slabs: usize,
+    per_part: usize,
+    parts: usize,
+}
+
+impl KvLayout {
+    fn new(
+        c: &ModelConfig,
+        options: &EngineOptions,
+        context: usize,
+        sequences: usize,
+        limit: u64,
+    ) -> Result<KvLayout> {
+        let slab_words = context * c.head_dim / if options.kv_f16 { 2 } else { 1 };
+        let slab_bytes = 4 * slab_words as u64;
+        let slabs = sequences * c.n_kv_heads;
+        let fit = (limit / slab_bytes) as usize;
+        if fit == 0 {
+            return Err(GpuError::Invalid(format!(
+                "one kv head's cache for one sequence ({context} positions × {} values, {slab_bytes} bytes) is more than this device can bind ({limit} bytes); lower the context (--context)",
+                c.head_dim
+            )));
+        }
+        let parts = slabs.div_ceil(fit);
+        // As even as whole slabs allow.
+        let per_part = slabs.div_ceil(parts);
+        Ok(KvLayout {
+            slab_words,
+            slabs,
+            per_part,
+            parts,
+        })
+    }
+
+    /// (first slab, slabs) of each part.
+    fn parts(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        (0..self.slabs)
+            .step_by(self.per_part)
+            .map(|first| (first, self.per_part.min(self.slabs - first)))
+    }
+}
+
 /// On CPU adapters the matmuls read a chunk's activations as one uniform array
 /// (matmul_cpu.wgsl), so the chunk is capped to what one uniform binding holds of the widest
 /// activation row (10 tokens for SmolLM2's 1536-value FFN rows in 64 KiB). `None` where those
@@ -631,13 +745,14 @@ impl Engine {
                 c.n_heads, c.n_kv_heads, c.head_dim
             )));
         }
-        let max_binding = gpu.max_binding();
-        let weight_limit = options
-            .weight_binding_limit
+        let limit = options
+            .binding_limit
             .unwrap_or(u64::MAX)
-            .min(max_binding);
+            .min(gpu.max_binding());
         let (d, ff, vocab, hd) = (c.hidden_size, c.intermediate_size, c.vocab_size, c.head_dim);
         let (q_dim, kv_dim) = (c.n_heads * hd, c.n_kv_heads * hd);
+        let every_row = options.all_logits || sequences > 1;
+        let chunk = binding_chunk(c, &options, every_row, chunk, limit, &mut notes)?;
         let mut kernels = Kernels::for_gpu(gpu);
         kernels.kv_f16 = options.kv_f16;
         let cpu_chunk = cpu_chunk(
@@ -653,10 +768,17 @@ impl Engine {
             ));
         }
         let chunk = cpu_chunk.unwrap_or(chunk);
+        let cache = KvLayout::new(c, &options, context, sequences, limit)?;
+        if cache.parts > 1 {
+            notes.push(format!(
+                "each layer's KV cache is split into {} bindings of at most {} (sequence, kv head) slabs: this device binds at most {limit} bytes",
+                cache.parts, cache.per_part
+            ));
+        }
         let mut up = Uploader {
             gpu,
             source: &source,
-            limit: weight_limit,
+            limit,
             bytes: 0,
             notes,
         };
@@ -664,9 +786,9 @@ impl Engine {
         // Activations, scratch and cache, sized once.
         let f32s = |label: &str, n: usize| -> Result<wgpu::Buffer> {
             let size = (n.max(1) * 4) as u64;
-            if size > max_binding {
+            if size > limit {
                 return Err(GpuError::Invalid(format!(
-                    "{label} needs {size} bytes, more than this device can bind ({max_binding}); lower the context (--context), the number of sequences (--batch-size) or the prefill chunk"
+                    "{label} needs {size} bytes, more than this device can bind ({limit}); lower the context (--context)"
                 )));
             }
             Ok(gpu.device.create_buffer(&wgpu::BufferDescriptor {
@@ -680,7 +802,6 @@ impl Engine {
                 mapped_at_creation: false,
             }))
         };
-        let every_row = options.all_logits || sequences > 1;
         let logit_rows = if every_row { chunk } else { 1 };
         let (inv_freq, position_scale) = {
             let factors = if source.contains("rope_freqs.weight") {
@@ -781,8 +902,6 @@ impl Engine {
         // capture can be switched on later without rebuilding the engine.
         body.push(Op::Capture(0));
 
-        // f32 words per layer and cache: f16 values go two to a word.
-        let kv_layer = sequences * c.n_kv_heads * context * hd / if options.kv_f16 { 2 } else { 1 };
         let mut layers = Vec::with_capacity(c.n_layers);
         let mut kv_bytes = 0;
         for i in 0..c.n_layers {
@@ -820,10 +939,23 @@ impl Engine {
                 gate: up.matrix(&name("ffn_gate.weight"), ff, d)?,
                 up: up.matrix(&name("ffn_up.weight"), ff, d)?,
                 down: up.matrix(&name("ffn_down.weight"), d, ff)?,
-                cache_k: f32s("cache k", kv_layer)?,
-                cache_v: f32s("cache v", kv_layer)?,
+                cache: cache
+                    .parts()
+                    .map(|(first, slabs)| {
+                        Ok(KvPart {
+                            k: f32s("cache k", slabs * cache.slab_words)?,
+                            v: f32s("cache v", slabs * cache.slab_words)?,
+                            first,
+                            slabs,
+                        })
+                    })
+                    .collect::<Result<_>>()?,
             };
-            kv_bytes += layer.cache_k.size() + layer.cache_v.size();
+            kv_bytes += layer
+                .cache
+                .iter()
+                .map(|p| p.k.size() + p.v.size())
+                .sum::<u64>();
             if layer.gate.ty != layer.up.ty {
                 return Err(GpuError::Invalid(format!(
                     "blk.{i}: the GPU engine needs ffn_gate and ffn_up in one quantisation type, found {} and {}",
@@ -972,38 +1104,40 @@ impl Builder<'_> {
             RopeLayout::Neox => 1,
         };
         let hd = c.head_dim;
-        let params = uniform(
-            self.gpu,
-            "rope_kv",
-            &[
-                c.n_heads as u32,
-                c.n_kv_heads as u32,
-                hd as u32,
-                context as u32,
-                layout,
-                qkv_cols as u32,
-                0,
-                0,
-            ],
-        );
-        ops.push(Op::Dispatch(Dispatch {
-            bind: bind(
+        for part in &l.cache {
+            let params = uniform(
                 self.gpu,
-                &rope,
+                "rope_kv",
                 &[
-                    self.step,
-                    &params,
-                    &bufs.rope,
-                    &bufs.qkv,
-                    &l.cache_k,
-                    &l.cache_v,
-                    &bufs.slots,
+                    c.n_heads as u32,
+                    c.n_kv_heads as u32,
+                    hd as u32,
+                    context as u32,
+                    layout,
+                    qkv_cols as u32,
+                    part.first as u32,
+                    part.slabs as u32,
                 ],
-            ),
-            kernel: rope,
-            x: ((c.n_heads + c.n_kv_heads) * hd / 2).div_ceil(64) as u32,
-            y: Rows::Tokens,
-        }));
+            );
+            ops.push(Op::Dispatch(Dispatch {
+                bind: bind(
+                    self.gpu,
+                    &rope,
+                    &[
+                        self.step,
+                        &params,
+                        &bufs.rope,
+                        &bufs.qkv,
+                        &part.k,
+                        &part.v,
+                        &bufs.slots,
+                    ],
+                ),
+                kernel: rope.clone(),
+                x: ((c.n_heads + c.n_kv_heads) * hd / 2).div_ceil(64) as u32,
+                y: Rows::Tokens,
+            }));
+        }
         let attention = self.kernels.get(
             self.gpu,
             "attention",
@@ -1029,38 +1163,44 @@ impl Builder<'_> {
             .rev()
             .find(|g| per_kv.is_multiple_of(*g))
             .unwrap_or(1);
-        let params = uniform(
-            self.gpu,
-            "attention",
-            &[
-                c.n_heads as u32,
-                c.n_kv_heads as u32,
-                hd as u32,
-                context as u32,
-                group as u32,
-                scale.to_bits(),
-                qkv_cols as u32,
-                0,
-            ],
-        );
-        ops.push(Op::Dispatch(Dispatch {
-            bind: bind(
+        for part in &l.cache {
+            let params = uniform(
                 self.gpu,
-                &attention,
+                "attention",
                 &[
-                    self.step,
-                    &params,
-                    &bufs.qkv,
-                    &l.cache_k,
-                    &l.cache_v,
-                    &bufs.att,
-                    &bufs.slots,
+                    c.n_heads as u32,
+                    c.n_kv_heads as u32,
+                    hd as u32,
+                    context as u32,
+                    group as u32,
+                    scale.to_bits(),
+                    qkv_cols as u32,
+                    part.first as u32,
+                    part.slabs as u32,
+                    0,
+                    0,
+                    0,
                 ],
-            ),
-            kernel: attention,
-            x: (c.n_heads / group) as u32,
-            y: Rows::Tokens,
-        }));
+            );
+            ops.push(Op::Dispatch(Dispatch {
+                bind: bind(
+                    self.gpu,
+                    &attention,
+                    &[
+                        self.step,
+                        &params,
+                        &bufs.qkv,
+                        &part.k,
+                        &part.v,
+                        &bufs.att,
+                        &bufs.slots,
+                    ],
+                ),
+                kernel: attention.clone(),
+                x: (c.n_heads / group) as u32,
+                y: Rows::Tokens,
+            }));
+        }
         ops.extend(self.matmul(
             &l.o,
             MatmulArgs {
@@ -1245,29 +1385,30 @@ impl Engine {
         // [sequences, n_kv, ctx, head_dim].
         let position = (c.head_dim * value_bytes) as u64;
         let span = len as u64 * position;
-        let start = |seq: usize, head: usize| {
-            ((seq * c.n_kv_heads + head) * self.context) as u64 * position
-        };
-        let caches: Vec<&wgpu::Buffer> = self
+        let slab_bytes = self.context as u64 * position;
+        let n_kv = c.n_kv_heads;
+        // (source, destination) of every layer's keys and values of every kv head.
+        let copies: Vec<_> = self
             ._layers
             .iter()
-            .flat_map(|l| [&l.cache_k, &l.cache_v])
+            .flat_map(|l| (0..n_kv).map(move |h| (l, h)))
+            .flat_map(|(l, h)| {
+                let source = l.slab(from * n_kv + h, slab_bytes);
+                source.into_iter().zip(l.slab(to * n_kv + h, slab_bytes))
+            })
             .collect();
         let scratch = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("shared prefix"),
-            size: (caches.len() * c.n_kv_heads) as u64 * span,
+            size: copies.len() as u64 * span,
             usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
-        let slots = caches
-            .iter()
-            .flat_map(|&cache| (0..c.n_kv_heads).map(move |h| (cache, h)));
-        for (i, (cache, h)) in slots.clone().enumerate() {
-            encoder.copy_buffer_to_buffer(cache, start(from, h), &scratch, i as u64 * span, span);
+        for (i, ((cache, offset), _)) in copies.iter().enumerate() {
+            encoder.copy_buffer_to_buffer(cache, *offset, &scratch, i as u64 * span, span);
         }
-        for (i, (cache, h)) in slots.enumerate() {
-            encoder.copy_buffer_to_buffer(&scratch, i as u64 * span, cache, start(to, h), span);
+        for (i, (_, (cache, offset))) in copies.iter().enumerate() {
+            encoder.copy_buffer_to_buffer(&scratch, i as u64 * span, cache, *offset, span);
         }
         self.gpu.queue.submit([encoder.finish()]);
     }

@@ -433,16 +433,21 @@ fn hidden_state_capture_switches_on_and_off_without_changing_logits() {
 #[test]
 fn matrices_split_across_bindings_give_the_same_logits() {
     let gpu = gpu();
-    let config = tiny_config("llama");
+    let mut config = tiny_config("llama");
+    config.vocab_size = 1024;
     let gguf = tiny_gguf(&config, GgmlType::Q4_0);
-    let whole = engine(&gpu, &gguf, EngineOptions::default());
-    // 640 bytes per binding: the 96×64 embedding (2 KiB of Q4_0 codes) becomes 4 chunks,
-    // so the embedding lookup and the tied output head both cross chunk boundaries.
-    let split = EngineOptions {
-        weight_binding_limit: Some(640),
+    let options = EngineOptions {
         context: Some(32),
         prefill_chunk: 1,
         ..Default::default()
+    };
+    let whole = engine(&gpu, &gguf, options.clone());
+    // 8 KiB per binding (the sampling scratch's size): the 1024×64 embedding (32 KiB of Q4_0
+    // codes) becomes 4 chunks, so the embedding lookup and the tied output head both cross
+    // chunk boundaries.
+    let split = EngineOptions {
+        binding_limit: Some(8192),
+        ..options
     };
     let mut parts = engine(&gpu, &gguf, split);
     let mut whole = whole;
@@ -453,6 +458,64 @@ fn matrices_split_across_bindings_give_the_same_logits() {
         .unwrap()
         .logits;
     assert!(max_abs_diff(&a, &b) < 1e-5, "{}", max_abs_diff(&a, &b));
+}
+
+#[test]
+fn a_kv_cache_larger_than_a_binding_is_split_with_the_same_results() {
+    // Three sequences × 2 kv heads are 6 (sequence, kv head) slabs per layer; a binding of
+    // 2.5 slabs holds 2, so every layer's cache is 3 parts, the batch's sequences sit in
+    // different parts, and the shared prefix is copied from one part into others. A binding
+    // that small also lowers the prefill chunk (a chunk's 8 KiB rows of penalised tokens must
+    // fit it). The tokens are those of the same engine with one binding per cache.
+    let gpu = gpu();
+    let prefix = [3u32, 14, 15, 92, 65];
+    let prompts: Vec<Vec<u32>> = (0..5)
+        .map(|i| {
+            let tail = PROMPT[i..].iter().map(|&t| (t + 13 * i as u32) % 96);
+            prefix.iter().copied().chain(tail).collect()
+        })
+        .collect();
+    let (greedy, sampled) = greedy_and_sampled(10, 9);
+    let config = tiny_config("qwen2");
+    let gguf = tiny_gguf(&config, GgmlType::Q8_0);
+    for kv_f16 in [false, true] {
+        let slab = 128 * config.head_dim as u64 * if kv_f16 { 2 } else { 4 };
+        let options = |binding_limit, prefill_chunk| EngineOptions {
+            context: Some(128),
+            kv_f16,
+            sequences: 3,
+            binding_limit,
+            prefill_chunk,
+            ..Default::default()
+        };
+        let mut split = engine(&gpu, &gguf, options(Some(slab * 5 / 2), 4));
+        let chunk = split.prefill_chunk();
+        assert_eq!(chunk, (slab * 5 / 2 / 8192) as usize, "f16 cache {kv_f16}");
+        let notes = split.notes().join("\n");
+        assert!(
+            notes.contains("split into 3 bindings of at most 2 (sequence, kv head) slabs"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains(&format!("read {chunk} tokens at a time")),
+            "{notes}"
+        );
+        let mut whole = engine(&gpu, &gguf, options(None, chunk));
+        assert!(whole.notes().is_empty(), "{:?}", whole.notes());
+        assert_eq!(split.kv_cache_bytes(), whole.kv_cache_bytes());
+        for generate in [&greedy, &sampled] {
+            let run = |e: &mut Engine| -> Vec<Vec<u32>> {
+                pollster::block_on(e.generate_batch(&prompts, generate, |_, _| true, |_, _, _| {}))
+                    .unwrap()
+                    .into_iter()
+                    .map(|(tokens, _)| tokens)
+                    .collect()
+            };
+            let want = run(&mut whole);
+            let got = run(&mut split);
+            assert_eq!(got, want, "f16 cache {kv_f16}, {:?}", generate.sampling);
+        }
+    }
 }
 
 #[test]
