@@ -6,23 +6,29 @@
 // h / (n_heads / n_kv). A cache larger than one binding is split into parts of whole
 // (sequence, kv head) slabs (slab = seq · n_kv + kv head, see rope_kv.wgsl): this dispatch's
 // cache_k/cache_v hold slabs first..first + slabs, and workgroups of other slabs return.
-// One workgroup serves `group` (≤ 4) query heads of one kv head, so each key and value is read
-// once for all of them (SmolLM2: 3 query heads a kv head); every quantity below is a vec4 over
-// those heads (unused heads have q = 0 and are not written).
+// One workgroup serves up to GROUP = min(4, n_heads / n_kv) query heads of one kv head, so each
+// key and value is read once for all of them: a kv head's heads are taken GROUP at a time, the
+// last group holding the rest (7 heads a kv head, Qwen2.5-0.5B: 4 + 3; SmolLM2: 3). Every
+// quantity below is a vec4 over a group's heads; GROUP is a constant written in when the
+// kernel is assembled, so lanes past it cost nothing (a grouped-query kernel would otherwise
+// do 4× the work for a model without grouped-query attention), and heads missing from a last
+// group have q = 0 and are not written.
 // Positions are taken in tiles of 256 with an online softmax (as in FlashAttention): with m
 // the running maximum, l the running Σ exp(s_j - m) and a the running Σ exp(s_j - m) · v_j,
 // a tile with maximum m' = max(m, max_tile s) rescales both by exp(m - m') and adds its own
 // terms; out = a / l. So no scores buffer exists ([heads, tokens, ctx] floats: a gigabyte at a
 // 128k context) and any context length fits; the tile's weights live in workgroup memory.
 // Launch: workgroup_size 64, one workgroup per (group of heads, token):
-// grid = (n_heads / group, tokens). Invocations stride over a tile's positions for the scores;
+// grid = (n_kv · ceil((n_heads / n_kv) / GROUP), tokens). Invocations stride over a tile's positions for the scores;
 // for the weighted sum of values, groups of head_dim / 4 invocations (4 dimensions each) take
 // every (64 / (head_dim / 4))-th position and add their partial sums at the end.
 struct Batch { n_tokens: u32, _a: u32, _b: u32, _c: u32 }
 struct Params {
-    n_heads: u32, n_kv: u32, head_dim: u32, ctx: u32, group: u32, scale: f32, stride: u32,
-    first: u32, slabs: u32, _a: u32, _b: u32, _c: u32,
+    n_heads: u32, n_kv: u32, head_dim: u32, ctx: u32, _a: u32, scale: f32, stride: u32,
+    first: u32, slabs: u32, _b: u32, _c: u32, _d: u32,
 }
+
+const GROUP: u32 = HEAD_GROUP;
 
 const TILE: u32 = 256u;
 const LANES: u32 = 64u;
@@ -72,13 +78,34 @@ fn reduce_sum(li: u32, v: vec4<f32>) -> vec4<f32> {
     return r;
 }
 
+// q · k for each head of the group, lanes past GROUP left at 0 (GROUP is a constant, so the
+// compiler drops their products).
+fn head_dots(i: u32, k: vec4<f32>) -> vec4<f32> {
+    var s = vec4<f32>(dot(qv[0][i], k), 0.0, 0.0, 0.0);
+    if (GROUP > 1u) {
+        s.y = dot(qv[1][i], k);
+    }
+    if (GROUP > 2u) {
+        s.z = dot(qv[2][i], k);
+    }
+    if (GROUP > 3u) {
+        s.w = dot(qv[3][i], k);
+    }
+    return s;
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
-    let h0 = wg.x * p.group;
+    // Query heads of this workgroup: h0..h0 + heads, all of kv head `kv_head`.
+    let per_kv = p.n_heads / p.n_kv;
+    let groups = (per_kv + GROUP - 1u) / GROUP;
+    let kv_head = wg.x / groups;
+    let h0 = kv_head * per_kv + (wg.x % groups) * GROUP;
+    let heads = min(GROUP, (kv_head + 1u) * per_kv - h0);
     let t = wg.y;
     let seq = slots[t].x;
     let positions = slots[t].y + 1u;
-    let slab = seq * p.n_kv + h0 / (p.n_heads / p.n_kv);
+    let slab = seq * p.n_kv + kv_head;
     // Uniform over the workgroup (slots and p are read-only), so no barrier is skipped by some.
     if (slab < p.first || slab >= p.first + p.slabs) {
         return;
@@ -87,7 +114,7 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
     for (var i = li; i < d4; i += LANES) {
         let q = (t * p.stride + h0 * p.head_dim) / 4u + i;
         for (var g = 0u; g < 4u; g++) {
-            qv[g][i] = select(vec4<f32>(0.0), qkv[q + g * d4], g < p.group);
+            qv[g][i] = select(vec4<f32>(0.0), qkv[q + g * d4], g < heads);
         }
     }
     workgroupBarrier();
@@ -111,8 +138,7 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
             let kb = (row0 + t0 + j) * d4;
             var s = vec4<f32>(0.0);
             for (var i = 0u; i < d4; i++) {
-                let k = get_k4(kb + i);
-                s += vec4<f32>(dot(qv[0][i], k), dot(qv[1][i], k), dot(qv[2][i], k), dot(qv[3][i], k));
+                s += head_dots(i, get_k4(kb + i));
             }
             s *= p.scale;
             weights[j] = s;
@@ -138,9 +164,15 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
                 let v = get_v4((row0 + t0 + j) * d4 + c);
                 let w = weights[j];
                 b0 += w.x * v;
-                b1 += w.y * v;
-                b2 += w.z * v;
-                b3 += w.w * v;
+                if (GROUP > 1u) {
+                    b1 += w.y * v;
+                }
+                if (GROUP > 2u) {
+                    b2 += w.z * v;
+                }
+                if (GROUP > 3u) {
+                    b3 += w.w * v;
+                }
             }
             a0 = b0;
             a1 = b1;
@@ -157,7 +189,7 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
     partial[3][li] = a3;
     workgroupBarrier();
     if (li < d4) {
-        for (var g = 0u; g < p.group; g++) {
+        for (var g = 0u; g < heads; g++) {
             var a = vec4<f32>(0.0);
             for (var k = 0u; k < sets; k++) {
                 a += partial[g][k * d4 + li];

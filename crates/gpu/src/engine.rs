@@ -1138,7 +1138,11 @@ impl Builder<'_> {
                 y: Rows::Tokens,
             }));
         }
-        let attention = self.kernels.get(
+        // Query heads one workgroup serves (they share a kv head; attention.wgsl's vec4 over
+        // heads): up to 4, a kv head's heads taken that many at a time.
+        let per_kv = c.n_heads / c.n_kv_heads;
+        let group = per_kv.min(4);
+        let attention = self.kernels.get_sized(
             self.gpu,
             "attention",
             kernels::ATTENTION,
@@ -1154,15 +1158,9 @@ impl Builder<'_> {
                 Slot::Write,
                 Slot::Read,
             ],
+            group as u32,
         );
         let scale = (1.0 / (hd as f64).sqrt()) as f32;
-        // Query heads one workgroup serves (they share a kv head): the largest divisor of the
-        // heads per kv head up to 4 (attention.wgsl's vec4 over heads).
-        let per_kv = c.n_heads / c.n_kv_heads;
-        let group = (1..=per_kv.min(4))
-            .rev()
-            .find(|g| per_kv.is_multiple_of(*g))
-            .unwrap_or(1);
         for part in &l.cache {
             let params = uniform(
                 self.gpu,
@@ -1172,7 +1170,7 @@ impl Builder<'_> {
                     c.n_kv_heads as u32,
                     hd as u32,
                     context as u32,
-                    group as u32,
+                    0,
                     scale.to_bits(),
                     qkv_cols as u32,
                     part.first as u32,
@@ -1197,7 +1195,7 @@ impl Builder<'_> {
                     ],
                 ),
                 kernel: attention.clone(),
-                x: (c.n_heads / group) as u32,
+                x: (c.n_kv_heads * per_kv.div_ceil(group)) as u32,
                 y: Rows::Tokens,
             }));
         }

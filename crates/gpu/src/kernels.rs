@@ -73,7 +73,7 @@ pub struct Kernel {
     pub layout: wgpu::BindGroupLayout,
 }
 
-/// Compiled kernels, one per (kernel, weight type, length of a uniform x), built on first use.
+/// Compiled kernels, one per (kernel, weight type, size written in), built on first use.
 pub struct Kernels {
     cache: HashMap<(&'static str, Option<GgmlType>, u32), std::sync::Arc<Kernel>>,
     /// Invocations sharing one matrix row (the matmul kernels' `LANES`).
@@ -132,8 +132,10 @@ impl Kernels {
         self.get_sized(gpu, name, source, weights, ty, slots, 0)
     }
 
-    /// [`Kernels::get`] for a kernel that reads x as a uniform array of `x_vec4s` vec4s
-    /// (`X_VEC4S` in its source; WGSL sizes uniform arrays at compile time).
+    /// [`Kernels::get`] for a kernel with a size written into its source: `X_VEC4S`, the vec4s
+    /// of x read as a uniform array (the CPU matmuls; WGSL sizes uniform arrays at compile
+    /// time), or `HEAD_GROUP`, the query heads one attention workgroup serves (a constant, so
+    /// unused lanes compile away).
     #[allow(clippy::too_many_arguments)]
     pub fn get_sized(
         &mut self,
@@ -143,10 +145,10 @@ impl Kernels {
         weights: &[&str],
         ty: Option<GgmlType>,
         slots: &[Slot],
-        x_vec4s: u32,
+        size: u32,
     ) -> std::sync::Arc<Kernel> {
         self.cache
-            .entry((name, ty, x_vec4s))
+            .entry((name, ty, size))
             .or_insert_with(|| {
                 let mut code = String::new();
                 if let Some(ty) = ty {
@@ -166,7 +168,9 @@ impl Kernels {
                     });
                     code.push('\n');
                 }
-                let mut source = source.replace("X_VEC4S", &format!("{x_vec4s}u"));
+                let mut source = source
+                    .replace("X_VEC4S", &format!("{size}u"))
+                    .replace("HEAD_GROUP", &format!("{size}u"));
                 let kv = source.contains("KV_VEC4");
                 let native_f16 = kv && self.kv_f16 && self.shader_f16;
                 if kv {

@@ -187,10 +187,11 @@ fn attention_over_several_tiles_and_head_groups_matches_the_reference() {
     // attention.wgsl takes positions in tiles of 256 with an online softmax; 600 positions
     // make later tokens' attention span three tiles (the running maximum and sums rescaled),
     // prefilled in chunks and then decoded through the cache. One workgroup serves up to 4
-    // query heads of a kv head: (query heads, kv heads) = (4, 4) one each, (6, 2) three,
-    // (8, 1) four in each of two workgroups, (10, 2) five, so one each.
+    // query heads of a kv head (a kernel compiled for each group size): (query heads, kv
+    // heads) = (4, 4) one each, (4, 2) two, (6, 2) three, (8, 1) four in each of two
+    // workgroups, (10, 2) 4 + 1 and (14, 2) 4 + 3 (Qwen2.5-0.5B's shape) a kv head.
     let gpu = gpu();
-    for (n_heads, n_kv_heads) in [(4, 4), (6, 2), (8, 1), (10, 2)] {
+    for (n_heads, n_kv_heads) in [(4, 4), (4, 2), (6, 2), (8, 1), (10, 2), (14, 2)] {
         let mut config = tiny_config("qwen2");
         config.context_length = 700;
         config.n_heads = n_heads;
