@@ -48,32 +48,21 @@ var<workgroup> red: array<vec4<f32>, 64>;
 var<workgroup> weights: array<vec4<f32>, TILE>;
 var<workgroup> partial: array<array<vec4<f32>, 64>, 4>;
 
-// The workgroup's maximum (or sum) of every invocation's v, per head; all invocations get it.
-fn reduce_max(li: u32, v: vec4<f32>) -> vec4<f32> {
+// The workgroup's maximum (max_not_sum) or sum of every invocation's v, per head; all invocations
+// get it (max_not_sum is a constant at each call, so compilers fold the select).
+fn reduce(li: u32, v: vec4<f32>, max_not_sum: bool) -> vec4<f32> {
     red[li] = v;
     workgroupBarrier();
     for (var half = LANES / 2u; half > 0u; half >>= 1u) {
         if (li < half) {
-            red[li] = max(red[li], red[li + half]);
+            let a = red[li];
+            let b = red[li + half];
+            red[li] = select(a + b, max(a, b), max_not_sum);
         }
         workgroupBarrier();
     }
     let r = red[0];
     // red is written again by the next reduction.
-    workgroupBarrier();
-    return r;
-}
-
-fn reduce_sum(li: u32, v: vec4<f32>) -> vec4<f32> {
-    red[li] = v;
-    workgroupBarrier();
-    for (var half = LANES / 2u; half > 0u; half >>= 1u) {
-        if (li < half) {
-            red[li] += red[li + half];
-        }
-        workgroupBarrier();
-    }
-    let r = red[0];
     workgroupBarrier();
     return r;
 }
@@ -144,7 +133,7 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
             weights[j] = s;
             tile_max = max(tile_max, s);
         }
-        let m_new = max(m, reduce_max(li, tile_max));
+        let m_new = max(m, reduce(li, tile_max, true));
         var tile_sum = vec4<f32>(0.0);
         for (var j = li; j < n; j += LANES) {
             let e = exp(weights[j] - m_new);
@@ -152,8 +141,8 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
             tile_sum += e;
         }
         let rescale = exp(m - m_new);
-        // reduce_sum's barriers also make every invocation's weights visible below.
-        l = l * rescale + reduce_sum(li, tile_sum);
+        // reduce's barriers also make every invocation's weights visible below.
+        l = l * rescale + reduce(li, tile_sum, false);
         m = m_new;
         if (r < sets) {
             var b0 = a0 * rescale.x;
