@@ -21,18 +21,18 @@
 //! the arg-max (argmax.wgsl: 8 bytes come back per token) and otherwise the top-k candidates
 //! (topk.wgsl: ~2 KiB come back instead of the whole row), ranked and drawn from on the host.
 
-use std::sync::Arc;
-
-use wgpu::util::DeviceExt;
-use xlingo_formats::{FormatError, GgmlType, Gguf, ModelConfig, RopeLayout, WeightSource};
+use xlingo_formats::{Gguf, ModelConfig};
 use xlingo_sampling::{
     GenerateOptions, Generation, SamplingParams, Scores, StopReason, common_prefix,
 };
 
 use crate::context::Gpu;
 use crate::error::{GpuError, Result};
-use crate::kernels::{self, Kernel, Kernels, Slot};
-use crate::weights::{self, GpuMatrix};
+use crate::kernels::Kernels;
+use crate::layout::Shape;
+use crate::plan::{Buffers, Builder, Dispatch, Layer, Op, Rows, Sampling, f32_buffer};
+use crate::source::{Source, Uploader};
+use crate::weights::GpuMatrix;
 
 /// Positions the KV cache holds when none are asked for and the model's context is longer:
 /// the cache is allocated up front, and at Llama 3's 131 072 positions it would take 4 GiB
@@ -115,9 +115,9 @@ impl Want {
 /// The largest top-k selected on the GPU; a larger (or no) top-k reads the whole row back.
 pub const MAX_GPU_TOP_K: usize = 128;
 /// Candidates topk.wgsl returns per row at most (the k best and the tokens tied with the k-th).
-const CANDIDATE_CAP: usize = 256;
+pub(crate) const CANDIDATE_CAP: usize = 256;
 /// Distinct tokens per row the GPU repetition penalty takes; more are penalised on the host.
-const PENALTY_CAP: usize = 1024;
+pub(crate) const PENALTY_CAP: usize = 1024;
 
 #[derive(Debug, Default, Clone)]
 pub struct ForwardOutput {
@@ -135,230 +135,6 @@ pub struct ForwardOutput {
     pub hidden: Vec<Vec<f32>>,
 }
 
-/// How many workgroups a dispatch needs along y, given the chunk's token count.
-#[derive(Clone, Copy)]
-enum Rows {
-    One,
-    Tokens,
-    /// Tiles of this many tokens.
-    Tiles(u32),
-}
-
-struct Dispatch {
-    kernel: Arc<Kernel>,
-    bind: wgpu::BindGroup,
-    x: u32,
-    y: Rows,
-}
-
-enum Op {
-    Dispatch(Dispatch),
-    /// Copy the residual stream into hidden-state slot i.
-    Capture(usize),
-}
-
-struct Buffers {
-    step: wgpu::Buffer,
-    tokens: wgpu::Buffer,
-    x: wgpu::Buffer,
-    xn: wgpu::Buffer,
-    /// [tokens, q_dim + 2 kv_dim]: each token's q, k and v side by side.
-    qkv: wgpu::Buffer,
-    att: wgpu::Buffer,
-    ffn: wgpu::Buffer,
-    logits: wgpu::Buffer,
-    rope: wgpu::Buffer,
-    argmax: wgpu::Buffer,
-    /// topk.wgsl's output: per row, the count and (token, logit bits) pairs.
-    candidates: wgpu::Buffer,
-    /// penalty.wgsl's (row, token) pairs and its parameters, topk.wgsl's parameters.
-    penalties: wgpu::Buffer,
-    penalty_params: wgpu::Buffer,
-    topk_params: wgpu::Buffer,
-    /// (sequence, position) of each token of the chunk, for rope_kv.wgsl and attention.wgsl.
-    slots: wgpu::Buffer,
-    hidden: Option<wgpu::Buffer>,
-    empty: wgpu::Buffer,
-}
-
-struct Layer {
-    attn_norm: wgpu::Buffer,
-    /// Wq, Wk and Wv stacked into one matrix when they share a quantisation type (one
-    /// dispatch), else each with the column of the qkv buffer it writes from.
-    qkv: Vec<(usize, GpuMatrix)>,
-    /// q, k and v biases, concatenated.
-    qkv_bias: Option<wgpu::Buffer>,
-    o: GpuMatrix,
-    ffn_norm: wgpu::Buffer,
-    gate: GpuMatrix,
-    up: GpuMatrix,
-    down: GpuMatrix,
-    cache: Vec<KvPart>,
-}
-
-/// Part of a layer's KV cache [sequences, n_kv, ctx, head_dim]: the whole (sequence, kv head)
-/// slabs `first..first + slabs` (slab = sequence · n_kv + kv head), as many as fit one binding.
-/// Most models and devices need one part; a cache larger than the device's binding limit (many
-/// sequences of a long context) is split rather than refused, and rope_kv.wgsl and
-/// attention.wgsl run once per part.
-struct KvPart {
-    k: wgpu::Buffer,
-    v: wgpu::Buffer,
-    first: usize,
-    slabs: usize,
-}
-
-impl Layer {
-    /// Where `slab`'s keys and values are: their buffers and byte offset in them, for slabs of
-    /// `slab_bytes` bytes.
-    fn slab(&self, slab: usize, slab_bytes: u64) -> [(&wgpu::Buffer, u64); 2] {
-        let part = self
-            .cache
-            .iter()
-            .find(|p| slab < p.first + p.slabs)
-            .expect("slab inside the cache");
-        let offset = (slab - part.first) as u64 * slab_bytes;
-        [(&part.k, offset), (&part.v, offset)]
-    }
-}
-
-/// Where the weights come from: a GGUF file (kept in its quantisation) or any
-/// [`WeightSource`] such as a Hugging Face checkpoint (uploaded as F16).
-pub enum Source<'a> {
-    Gguf(&'a Gguf),
-    Weights(&'a dyn WeightSource),
-}
-
-impl Source<'_> {
-    fn contains(&self, name: &str) -> bool {
-        match self {
-            Source::Gguf(g) => g.header.tensor(name).is_some(),
-            Source::Weights(w) => w.contains(name),
-        }
-    }
-
-    fn vector(&self, name: &str, len: usize) -> Result<Vec<f32>> {
-        let (shape, values) = match self {
-            Source::Gguf(g) => g.tensor_f32(name)?,
-            Source::Weights(w) => w.tensor_f32(name)?,
-        };
-        if shape.iter().product::<usize>() != len || shape.len() != 1 {
-            return Err(FormatError::ShapeMismatch {
-                tensor: name.into(),
-                expected: vec![len],
-                found: shape,
-            }
-            .into());
-        }
-        Ok(values)
-    }
-
-    /// The matrix as ggml blocks: its own type when the kernels read it, else re-quantised to
-    /// Q8_0 on the host (with a note), never expanded to f32 on the GPU.
-    fn matrix(
-        &self,
-        name: &str,
-        rows: usize,
-        cols: usize,
-        notes: &mut Vec<String>,
-    ) -> Result<(GgmlType, std::borrow::Cow<'_, [u8]>)> {
-        let check = |shape: Vec<usize>| -> Result<()> {
-            if shape != [rows, cols] {
-                return Err(FormatError::ShapeMismatch {
-                    tensor: name.into(),
-                    expected: vec![rows, cols],
-                    found: shape,
-                }
-                .into());
-            }
-            Ok(())
-        };
-        match self {
-            Source::Gguf(g) => {
-                let info = g.tensor_info(name)?;
-                check(info.shape())?;
-                if weights::is_supported(info.ty) {
-                    return Ok((info.ty, g.tensor_bytes(info)?.into()));
-                }
-                let (_, values) = g.tensor_f32(name)?;
-                notes.push(format!(
-                    "{name}: {} re-quantised to Q8_0 for the GPU kernels",
-                    info.ty.name()
-                ));
-                let bytes = xlingo_formats::quant::quantize(GgmlType::Q8_0, &values)?;
-                Ok((GgmlType::Q8_0, bytes.into()))
-            }
-            Source::Weights(w) => {
-                let (shape, values) = w.tensor_f32(name)?;
-                check(shape)?;
-                let halves: Vec<half::f16> =
-                    values.iter().map(|&v| half::f16::from_f32(v)).collect();
-                Ok((GgmlType::F16, bytemuck::cast_slice(&halves).to_vec().into()))
-            }
-        }
-    }
-}
-
-/// Uploads weight matrices, counting their bytes and collecting notes (re-quantisations).
-struct Uploader<'a> {
-    gpu: &'a Gpu,
-    source: &'a Source<'a>,
-    limit: u64,
-    bytes: u64,
-    notes: Vec<String>,
-}
-
-impl Uploader<'_> {
-    fn matrix(&mut self, name: &str, rows: usize, cols: usize) -> Result<GpuMatrix> {
-        let (ty, bytes) = self.source.matrix(name, rows, cols, &mut self.notes)?;
-        self.upload(name, ty, rows, cols, &bytes)
-    }
-
-    fn upload(
-        &mut self,
-        name: &str,
-        ty: GgmlType,
-        rows: usize,
-        cols: usize,
-        bytes: &[u8],
-    ) -> Result<GpuMatrix> {
-        let m = GpuMatrix::upload(self.gpu, name, ty, rows, cols, bytes, self.limit)?;
-        self.bytes += m.gpu_bytes();
-        Ok(m)
-    }
-
-    /// Matrices with the same columns, stacked row-wise into one (named `stacked_name`) when
-    /// they share a quantisation type, so one dispatch computes them all; else one each. Each
-    /// comes with its first row in the stack.
-    fn stacked(
-        &mut self,
-        parts: &[(&str, usize)],
-        cols: usize,
-        stacked_name: &str,
-    ) -> Result<Vec<(usize, GpuMatrix)>> {
-        let mut loaded = Vec::with_capacity(parts.len());
-        for &(name, rows) in parts {
-            let (ty, bytes) = self.source.matrix(name, rows, cols, &mut self.notes)?;
-            loaded.push((name, rows, ty, bytes));
-        }
-        if loaded.iter().all(|l| l.2 == loaded[0].2) {
-            let rows = loaded.iter().map(|l| l.1).sum();
-            let bytes: Vec<u8> = loaded.iter().flat_map(|l| l.3.iter().copied()).collect();
-            return Ok(vec![(
-                0,
-                self.upload(stacked_name, loaded[0].2, rows, cols, &bytes)?,
-            )]);
-        }
-        let mut row0 = 0;
-        let mut out = Vec::with_capacity(loaded.len());
-        for (name, rows, ty, bytes) in loaded {
-            out.push((row0, self.upload(name, ty, rows, cols, &bytes)?));
-            row0 += rows;
-        }
-        Ok(out)
-    }
-}
-
 pub struct Engine {
     gpu: Gpu,
     config: ModelConfig,
@@ -374,13 +150,7 @@ pub struct Engine {
     body: Vec<Op>,
     head_last: Vec<Op>,
     head_all: Vec<Op>,
-    /// Over one row (the last token's logits) and over every token's row.
-    argmax: Dispatch,
-    argmax_all: Dispatch,
-    top_k: Dispatch,
-    top_k_all: Dispatch,
-    /// Its grid follows each pass's penalised tokens (one invocation each), not its x and y.
-    penalty: Dispatch,
+    sampling: Sampling,
     /// The tokens whose keys and values sequence 0's cache holds (its length is the next
     /// position), so that a new prompt sharing a prefix with them (the next turn of a chat)
     /// skips that prefix.
@@ -394,316 +164,6 @@ pub struct Engine {
     buffer_bytes: u64,
     kv_bytes: u64,
     notes: Vec<String>,
-}
-
-fn uniform(gpu: &Gpu, label: &str, words: &[u32]) -> wgpu::Buffer {
-    gpu.device
-        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(label),
-            contents: bytemuck::cast_slice(words),
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-        })
-}
-
-fn f32_buffer(gpu: &Gpu, label: &str, values: &[f32]) -> wgpu::Buffer {
-    weights::storage(gpu, label, bytemuck::cast_slice(values))
-}
-
-fn bind(gpu: &Gpu, kernel: &Kernel, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
-    let resources: Vec<wgpu::BindingResource> =
-        buffers.iter().map(|b| b.as_entire_binding()).collect();
-    bind_resources(gpu, kernel, resources)
-}
-
-fn bind_resources(
-    gpu: &Gpu,
-    kernel: &Kernel,
-    resources: Vec<wgpu::BindingResource>,
-) -> wgpu::BindGroup {
-    let entries: Vec<wgpu::BindGroupEntry> = resources
-        .into_iter()
-        .enumerate()
-        .map(|(i, resource)| wgpu::BindGroupEntry {
-            binding: i as u32,
-            resource,
-        })
-        .collect();
-    gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: None,
-        layout: &kernel.layout,
-        entries: &entries,
-    })
-}
-
-const MATMUL_SLOTS: [Slot; 7] = [
-    Slot::Uniform,
-    Slot::Uniform,
-    Slot::Read,
-    Slot::Read,
-    Slot::Read,
-    Slot::Read,
-    Slot::Write,
-];
-
-/// matmul_cpu.wgsl: as matmul.wgsl, with x a uniform binding.
-const MATMUL_CPU_SLOTS: [Slot; 7] = [
-    Slot::Uniform,
-    Slot::Uniform,
-    Slot::Read,
-    Slot::Read,
-    Slot::Read,
-    Slot::Uniform,
-    Slot::Write,
-];
-
-/// Rows one workgroup of the CPU kernels covers: 16 invocations × 4 rows.
-const CPU_ROWS_PER_WORKGROUP: usize = 64;
-
-/// Lower `chunk` (tokens per forward pass) so that each per-chunk buffer (activations, and
-/// logits and sampling scratch where every row is kept) fits one binding of `limit` bytes: a
-/// long prompt is then read in more passes instead of being refused.
-fn binding_chunk(
-    c: &ModelConfig,
-    options: &EngineOptions,
-    every_row: bool,
-    chunk: usize,
-    limit: u64,
-    notes: &mut Vec<String>,
-) -> Result<usize> {
-    let q_dim = c.n_heads * c.head_dim;
-    let mut rows = vec![
-        ("hidden state", c.hidden_size),
-        ("q, k and v", q_dim + 2 * c.n_kv_heads * c.head_dim),
-        ("feed-forward activation", c.intermediate_size),
-    ];
-    if every_row {
-        rows.push(("logits", c.vocab_size));
-        rows.push(("sampling candidates", 2 + 2 * CANDIDATE_CAP));
-        rows.push(("penalised tokens", 2 * PENALTY_CAP));
-    }
-    if options.capture_hidden {
-        rows.push(("captured hidden states", (c.n_layers + 1) * c.hidden_size));
-    }
-    let (what, widest) = rows.into_iter().max_by_key(|r| r.1).expect("rows");
-    let fits = (limit / (4 * widest as u64)) as usize;
-    if fits == 0 {
-        return Err(GpuError::Invalid(format!(
-            "one token's {what} ({} bytes) is more than this device can bind ({limit} bytes)",
-            4 * widest
-        )));
-    }
-    if fits < chunk {
-        notes.push(format!(
-            "prompts are read {fits} tokens at a time: a chunk's {what} must fit one binding ({limit} bytes on this device)"
-        ));
-    }
-    Ok(chunk.min(fits))
-}
-
-/// How each layer's KV cache is laid out in bindings (see [`KvPart`]).
-struct KvLayout {
-    /// f32 words of one (sequence, kv head) slab: ctx × head_dim values, f16 two to a word.
-    slab_words: usize,
-    slabs: usize,
-    per_part: usize,
-    parts: usize,
-}
-
-impl KvLayout {
-    fn new(
-        c: &ModelConfig,
-        options: &EngineOptions,
-        context: usize,
-        sequences: usize,
-        limit: u64,
-    ) -> Result<KvLayout> {
-        let slab_words = context * c.head_dim / if options.kv_f16 { 2 } else { 1 };
-        let slab_bytes = 4 * slab_words as u64;
-        let slabs = sequences * c.n_kv_heads;
-        let fit = (limit / slab_bytes) as usize;
-        if fit == 0 {
-            return Err(GpuError::Invalid(format!(
-                "one kv head's cache for one sequence ({context} positions × {} values, {slab_bytes} bytes) is more than this device can bind ({limit} bytes); lower the context (--context)",
-                c.head_dim
-            )));
-        }
-        let parts = slabs.div_ceil(fit);
-        // As even as whole slabs allow.
-        let per_part = slabs.div_ceil(parts);
-        Ok(KvLayout {
-            slab_words,
-            slabs,
-            per_part,
-            parts,
-        })
-    }
-
-    /// (first slab, slabs) of each part.
-    fn parts(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
-        (0..self.slabs)
-            .step_by(self.per_part)
-            .map(|first| (first, self.per_part.min(self.slabs - first)))
-    }
-}
-
-/// On CPU adapters the matmuls read a chunk's activations as one uniform array
-/// (matmul_cpu.wgsl), so the chunk is capped to what one uniform binding holds of the widest
-/// activation row (10 tokens for SmolLM2's 1536-value FFN rows in 64 KiB). `None` where those
-/// kernels are not used: GPUs, rows too wide for one token, or switched off
-/// (`EngineOptions::cpu_kernels`, `XLINGO_CPU_KERNELS=0`).
-fn cpu_chunk(
-    kernels: &Kernels,
-    options: &EngineOptions,
-    chunk: usize,
-    widest_row: usize,
-    uniform_limit: u64,
-) -> Option<usize> {
-    let off = !options.cpu_kernels || std::env::var("XLINGO_CPU_KERNELS").is_ok_and(|v| v == "0");
-    let fits = (uniform_limit / (4 * widest_row as u64)) as usize;
-    (kernels.cpu && !off && fits > 0).then(|| chunk.min(fits))
-}
-
-/// The first `k` floats of `x` (a chunk's activations) as a uniform binding.
-fn uniform_x(x: &wgpu::Buffer, k: usize) -> wgpu::BindingResource<'_> {
-    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-        buffer: x,
-        offset: 0,
-        size: wgpu::BufferSize::new(k as u64 * 4),
-    })
-}
-
-/// Everything needed to turn weights into dispatches.
-struct Builder<'a> {
-    gpu: &'a Gpu,
-    kernels: Kernels,
-    /// The chunk, where the CPU kernels (matmul_cpu.wgsl, matmul_swiglu_cpu.wgsl) are used.
-    cpu_chunk: Option<usize>,
-    step: &'a wgpu::Buffer,
-    empty: &'a wgpu::Buffer,
-}
-
-struct MatmulArgs<'a> {
-    x: &'a wgpu::Buffer,
-    y: &'a wgpu::Buffer,
-    bias: Option<&'a wgpu::Buffer>,
-    accumulate: bool,
-    last_only: bool,
-    /// y's row length and the column this matrix's first row writes (default: its rows, 0).
-    columns: Option<(usize, usize)>,
-}
-
-impl Builder<'_> {
-    /// One dispatch per row chunk of `w`.
-    fn matmul(&mut self, w: &GpuMatrix, a: MatmulArgs) -> Vec<Op> {
-        let (kernel, x, rows_per_workgroup, tile) = match self.cpu_chunk {
-            Some(chunk) => (
-                self.kernels.get_sized(
-                    self.gpu,
-                    "matmul_cpu",
-                    kernels::MATMUL_CPU,
-                    &["w"],
-                    Some(w.ty),
-                    &MATMUL_CPU_SLOTS,
-                    (chunk * w.cols / 4) as u32,
-                ),
-                uniform_x(a.x, chunk * w.cols),
-                CPU_ROWS_PER_WORKGROUP,
-                4,
-            ),
-            None => (
-                self.kernels.get(
-                    self.gpu,
-                    "matmul",
-                    kernels::MATMUL,
-                    &["w"],
-                    Some(w.ty),
-                    &MATMUL_SLOTS,
-                ),
-                a.x.as_entire_binding(),
-                self.kernels.rows_per_workgroup(),
-                8,
-            ),
-        };
-        let (stride, column) = a.columns.unwrap_or((w.rows, 0));
-        w.chunks
-            .iter()
-            .map(|c| {
-                let params = uniform(
-                    self.gpu,
-                    &w.name,
-                    &[
-                        c.rows as u32,
-                        w.cols as u32,
-                        stride as u32,
-                        (column + c.row0) as u32,
-                        a.accumulate as u32,
-                        a.bias.is_some() as u32,
-                        a.last_only as u32,
-                        0,
-                    ],
-                );
-                let bind = bind_resources(
-                    self.gpu,
-                    &kernel,
-                    vec![
-                        self.step.as_entire_binding(),
-                        params.as_entire_binding(),
-                        c.scales.as_entire_binding(),
-                        c.qs.as_entire_binding(),
-                        a.bias.unwrap_or(self.empty).as_entire_binding(),
-                        x.clone(),
-                        a.y.as_entire_binding(),
-                    ],
-                );
-                Op::Dispatch(Dispatch {
-                    kernel: kernel.clone(),
-                    bind,
-                    x: c.rows.div_ceil(rows_per_workgroup) as u32,
-                    y: if a.last_only {
-                        Rows::One
-                    } else {
-                        Rows::Tiles(tile)
-                    },
-                })
-            })
-            .collect()
-    }
-
-    fn rmsnorm(
-        &mut self,
-        d: usize,
-        eps: f64,
-        g: &wgpu::Buffer,
-        x: &wgpu::Buffer,
-        out: &wgpu::Buffer,
-    ) -> Op {
-        let kernel = self.kernels.get(
-            self.gpu,
-            "rmsnorm",
-            kernels::RMSNORM,
-            &[],
-            None,
-            &[
-                Slot::Uniform,
-                Slot::Uniform,
-                Slot::Read,
-                Slot::Read,
-                Slot::Write,
-            ],
-        );
-        let params = uniform(
-            self.gpu,
-            "rmsnorm",
-            &[d as u32, (eps as f32).to_bits(), 0, 0],
-        );
-        let bind = bind(self.gpu, &kernel, &[self.step, &params, g, x, out]);
-        Op::Dispatch(Dispatch {
-            kernel,
-            bind,
-            x: 1,
-            y: Rows::Tokens,
-        })
-    }
 }
 
 impl Engine {
@@ -720,326 +180,60 @@ impl Engine {
         options: EngineOptions,
     ) -> Result<Engine> {
         let c = &config;
-        let mut notes = Vec::new();
-        let context = match options.context {
-            Some(n) => n,
-            None if c.context_length > DEFAULT_CONTEXT_CAP => {
-                notes.push(format!(
-                    "the KV cache holds {DEFAULT_CONTEXT_CAP} of the model's {} positions (ask for more with the context option, --context)",
-                    c.context_length
-                ));
-                DEFAULT_CONTEXT_CAP
-            }
-            None => c.context_length,
-        }
-        .max(1);
-        let chunk = options.prefill_chunk.clamp(1, context);
-        let sequences = options.sequences.max(1);
-        if !c.head_dim.is_multiple_of(4)
-            || c.head_dim > 256
-            || c.n_kv_heads == 0
-            || !c.n_heads.is_multiple_of(c.n_kv_heads)
-        {
-            return Err(GpuError::Invalid(format!(
-                "unsupported attention shape: {} heads, {} kv heads, head_dim {} (need head_dim a multiple of 4, at most 256)",
-                c.n_heads, c.n_kv_heads, c.head_dim
-            )));
-        }
-        let limit = options
-            .binding_limit
-            .unwrap_or(u64::MAX)
-            .min(gpu.max_binding());
-        let (d, ff, vocab, hd) = (c.hidden_size, c.intermediate_size, c.vocab_size, c.head_dim);
-        let (q_dim, kv_dim) = (c.n_heads * hd, c.n_kv_heads * hd);
-        let every_row = options.all_logits || sequences > 1;
-        let chunk = binding_chunk(c, &options, every_row, chunk, limit, &mut notes)?;
         let mut kernels = Kernels::for_gpu(gpu);
         kernels.kv_f16 = options.kv_f16;
-        let cpu_chunk = cpu_chunk(
-            &kernels,
-            &options,
-            chunk,
-            d.max(q_dim).max(ff),
-            gpu.limits.max_uniform_buffer_binding_size,
-        );
-        if let Some(cpu) = cpu_chunk.filter(|&n| n < chunk) {
-            notes.push(format!(
-                "prompts are read {cpu} tokens at a time on this CPU adapter (its matmul kernels hold a chunk's activations in one uniform binding)"
-            ));
-        }
-        let chunk = cpu_chunk.unwrap_or(chunk);
-        let cache = KvLayout::new(c, &options, context, sequences, limit)?;
-        if cache.parts > 1 {
-            notes.push(format!(
-                "each layer's KV cache is split into {} bindings of at most {} (sequence, kv head) slabs: this device binds at most {limit} bytes",
-                cache.parts, cache.per_part
-            ));
-        }
+        let mut shape = Shape::new(gpu, c, &options, &kernels)?;
         let mut up = Uploader {
             gpu,
             source: &source,
-            limit,
+            limit: shape.limit,
             bytes: 0,
-            notes,
+            notes: std::mem::take(&mut shape.notes),
         };
-
-        // Activations, scratch and cache, sized once.
-        let f32s = |label: &str, n: usize| -> Result<wgpu::Buffer> {
-            let size = (n.max(1) * 4) as u64;
-            if size > limit {
-                return Err(GpuError::Invalid(format!(
-                    "{label} needs {size} bytes, more than this device can bind ({limit}); lower the context (--context)"
-                )));
-            }
-            Ok(gpu.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(label),
-                size,
-                // UNIFORM: the CPU kernels read a chunk's activations as a uniform array.
-                usage: wgpu::BufferUsages::STORAGE
-                    | wgpu::BufferUsages::UNIFORM
-                    | wgpu::BufferUsages::COPY_SRC
-                    | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            }))
-        };
-        let logit_rows = if every_row { chunk } else { 1 };
-        let (inv_freq, position_scale) = {
-            let factors = if source.contains("rope_freqs.weight") {
-                Some(source.vector("rope_freqs.weight", hd / 2)?)
-            } else {
-                None
-            };
-            c.rope_frequencies(factors.as_deref())
-        };
-        let mut table = Vec::with_capacity(context * hd);
-        for p in 0..context {
-            let p = p as f64 / position_scale;
-            for &f in &inv_freq {
-                let (s, co) = (p * f).sin_cos();
-                table.push(co as f32);
-                table.push(s as f32);
-            }
-        }
-        let bufs = Buffers {
-            step: uniform(gpu, "step", &[0; 4]),
-            tokens: f32s("tokens", chunk)?,
-            x: f32s("x", chunk * d)?,
-            xn: f32s("xn", chunk * d)?,
-            qkv: f32s("qkv", chunk * (q_dim + 2 * kv_dim))?,
-            att: f32s("attention", chunk * q_dim)?,
-            ffn: f32s("ffn", chunk * ff)?,
-            logits: f32s("logits", logit_rows * vocab)?,
-            rope: f32_buffer(gpu, "rope cos/sin", &table),
-            argmax: f32s("argmax", 2 * chunk)?,
-            candidates: f32s("candidates", logit_rows * (2 + 2 * CANDIDATE_CAP))?,
-            penalties: f32s("penalised tokens", logit_rows * 2 * PENALTY_CAP)?,
-            penalty_params: uniform(gpu, "penalty", &[0; 4]),
-            topk_params: uniform(gpu, "top-k", &[vocab as u32, 1, CANDIDATE_CAP as u32, 0]),
-            slots: f32s("slots", 2 * chunk)?,
-            hidden: if options.capture_hidden {
-                Some(f32s("hidden", (c.n_layers + 1) * chunk * d)?)
-            } else {
-                None
-            },
-            empty: f32s("empty", 1)?,
-        };
-        let mut buffer_bytes = [
-            &bufs.tokens,
-            &bufs.x,
-            &bufs.xn,
-            &bufs.qkv,
-            &bufs.att,
-            &bufs.ffn,
-            &bufs.logits,
-            &bufs.rope,
-            &bufs.candidates,
-            &bufs.penalties,
-        ]
-        .iter()
-        .map(|b| b.size())
-        .sum::<u64>()
-            + bufs.hidden.as_ref().map_or(0, |b| b.size());
-
+        let bufs = Buffers::new(gpu, c, &source, &shape, options.capture_hidden)?;
         let mut b = Builder {
             gpu,
             kernels,
-            cpu_chunk,
+            cpu_chunk: shape.cpu_chunk,
             step: &bufs.step,
             empty: &bufs.empty,
         };
-        let embed = up.matrix("token_embd.weight", vocab, d)?;
-        let mut body = vec![];
-        let embed_kernel = b.kernels.get(
-            gpu,
-            "embed",
-            kernels::EMBED,
-            &["w"],
-            Some(embed.ty),
-            &[
-                Slot::Uniform,
-                Slot::Uniform,
-                Slot::Read,
-                Slot::Read,
-                Slot::Read,
-                Slot::Write,
-            ],
-        );
-        for ch in &embed.chunks {
-            let params = uniform(gpu, "embed", &[d as u32, ch.row0 as u32, ch.rows as u32, 0]);
-            let bind = bind(
-                gpu,
-                &embed_kernel,
-                &[b.step, &params, &ch.scales, &ch.qs, &bufs.tokens, &bufs.x],
-            );
-            body.push(Op::Dispatch(Dispatch {
-                kernel: embed_kernel.clone(),
-                bind,
-                x: (d / 32).div_ceil(64) as u32,
-                y: Rows::Tokens,
-            }));
-        }
+        let embed = up.matrix("token_embd.weight", c.vocab_size, c.hidden_size)?;
+        let mut body = b.embed(&embed, &bufs, c.hidden_size);
         // Capture points are always in the plan (they cost nothing while capture is off), so
         // capture can be switched on later without rebuilding the engine.
         body.push(Op::Capture(0));
-
         let mut layers = Vec::with_capacity(c.n_layers);
-        let mut kv_bytes = 0;
         for i in 0..c.n_layers {
-            let name = |part: &str| format!("blk.{i}.{part}");
-            let norm = |part: &str| -> Result<wgpu::Buffer> {
-                Ok(f32_buffer(
-                    gpu,
-                    &name(part),
-                    &source.vector(&name(part), d)?,
-                ))
-            };
-            let qkv_bias = if c.qkv_bias {
-                let mut b = source.vector(&name("attn_q.bias"), q_dim)?;
-                b.extend(source.vector(&name("attn_k.bias"), kv_dim)?);
-                b.extend(source.vector(&name("attn_v.bias"), kv_dim)?);
-                Some(f32_buffer(gpu, "bias qkv", &b))
-            } else {
-                None
-            };
-            let qkv = up.stacked(
-                &[
-                    (&name("attn_q.weight"), q_dim),
-                    (&name("attn_k.weight"), kv_dim),
-                    (&name("attn_v.weight"), kv_dim),
-                ],
-                d,
-                &name("attn_qkv"),
-            )?;
-            let layer = Layer {
-                attn_norm: norm("attn_norm.weight")?,
-                qkv,
-                qkv_bias,
-                o: up.matrix(&name("attn_output.weight"), d, q_dim)?,
-                ffn_norm: norm("ffn_norm.weight")?,
-                gate: up.matrix(&name("ffn_gate.weight"), ff, d)?,
-                up: up.matrix(&name("ffn_up.weight"), ff, d)?,
-                down: up.matrix(&name("ffn_down.weight"), d, ff)?,
-                cache: cache
-                    .parts()
-                    .map(|(first, slabs)| {
-                        Ok(KvPart {
-                            k: f32s("cache k", slabs * cache.slab_words)?,
-                            v: f32s("cache v", slabs * cache.slab_words)?,
-                            first,
-                            slabs,
-                        })
-                    })
-                    .collect::<Result<_>>()?,
-            };
-            kv_bytes += layer
-                .cache
-                .iter()
-                .map(|p| p.k.size() + p.v.size())
-                .sum::<u64>();
-            if layer.gate.ty != layer.up.ty {
-                return Err(GpuError::Invalid(format!(
-                    "blk.{i}: the GPU engine needs ffn_gate and ffn_up in one quantisation type, found {} and {}",
-                    layer.gate.ty.name(),
-                    layer.up.ty.name()
-                )));
-            }
-            body.extend(b.layer_ops(c, &layer, &bufs, context));
+            let layer = Layer::load(&mut up, c, i, &shape)?;
+            body.extend(b.layer_ops(c, &layer, &bufs, shape.context));
             body.push(Op::Capture(i + 1));
             layers.push(layer);
         }
-        buffer_bytes += kv_bytes;
+        let kv_bytes = layers.iter().map(Layer::cache_bytes).sum::<u64>();
 
+        let d = c.hidden_size;
         let output_norm = f32_buffer(gpu, "output_norm", &source.vector("output_norm.weight", d)?);
         let head = if source.contains("output.weight") || !c.tie_embeddings {
-            Some(up.matrix("output.weight", vocab, d)?)
+            Some(up.matrix("output.weight", c.vocab_size, d)?)
         } else {
             None
         };
         let head_matrix = head.as_ref().unwrap_or(&embed);
-        let mut head_ops = |last_only: bool| -> Vec<Op> {
-            let mut ops = vec![b.rmsnorm(d, c.rms_eps, &output_norm, &bufs.x, &bufs.xn)];
-            ops.extend(b.matmul(
-                head_matrix,
-                MatmulArgs {
-                    x: &bufs.xn,
-                    y: &bufs.logits,
-                    bias: None,
-                    accumulate: false,
-                    last_only,
-                    columns: None,
-                },
-            ));
-            ops
+        let head_last = b.head(c, head_matrix, &output_norm, &bufs, true);
+        let head_all = if shape.every_row {
+            b.head(c, head_matrix, &output_norm, &bufs, false)
+        } else {
+            vec![]
         };
-        let head_last = head_ops(true);
-        let head_all = if every_row { head_ops(false) } else { vec![] };
-        let argmax_kernel = b.kernels.get(
-            gpu,
-            "argmax",
-            kernels::ARGMAX,
-            &[],
-            None,
-            &[Slot::Uniform, Slot::Read, Slot::Write],
-        );
-        let params = uniform(gpu, "argmax", &[vocab as u32, 0, 0, 0]);
-        let argmax_over = |y| Dispatch {
-            bind: bind(gpu, &argmax_kernel, &[&params, &bufs.logits, &bufs.argmax]),
-            kernel: argmax_kernel.clone(),
-            x: 1,
-            y,
-        };
-        let (argmax, argmax_all) = (argmax_over(Rows::One), argmax_over(Rows::Tokens));
-        let slots = [Slot::Uniform, Slot::Read, Slot::Write];
-        let topk_kernel = b.kernels.get(gpu, "topk", kernels::TOPK, &[], None, &slots);
-        let top_k_over = |y| Dispatch {
-            bind: bind(
-                gpu,
-                &topk_kernel,
-                &[&bufs.topk_params, &bufs.logits, &bufs.candidates],
-            ),
-            kernel: topk_kernel.clone(),
-            x: 1,
-            y,
-        };
-        let (top_k, top_k_all) = (top_k_over(Rows::One), top_k_over(Rows::Tokens));
-        let penalty_kernel = b
-            .kernels
-            .get(gpu, "penalty", kernels::PENALTY, &[], None, &slots);
-        let penalty = Dispatch {
-            bind: bind(
-                gpu,
-                &penalty_kernel,
-                &[&bufs.penalty_params, &bufs.penalties, &bufs.logits],
-            ),
-            kernel: penalty_kernel,
-            x: 0,
-            y: Rows::One,
-        };
+        let sampling = b.sampling(&bufs, c.vocab_size);
         Ok(Engine {
             gpu: gpu.clone(),
+            context: shape.context,
+            chunk: shape.chunk,
+            lengths: vec![0; shape.sequences],
+            buffer_bytes: bufs.bytes() + kv_bytes,
             config,
-            context,
-            chunk,
             options,
             bufs,
             _layers: layers,
@@ -1049,242 +243,13 @@ impl Engine {
             body,
             head_last,
             head_all,
-            argmax,
-            argmax_all,
-            top_k,
-            top_k_all,
-            penalty,
+            sampling,
             cached: Vec::new(),
-            lengths: vec![0; sequences],
             tokens_run: 0,
             weight_bytes: up.bytes,
-            buffer_bytes,
             kv_bytes,
             notes: up.notes,
         })
-    }
-}
-
-impl Builder<'_> {
-    fn layer_ops(&mut self, c: &ModelConfig, l: &Layer, bufs: &Buffers, context: usize) -> Vec<Op> {
-        let d = c.hidden_size;
-        let mut ops = vec![self.rmsnorm(d, c.rms_eps, &l.attn_norm, &bufs.x, &bufs.xn)];
-        let qkv_cols = (c.n_heads + 2 * c.n_kv_heads) * c.head_dim;
-        for (column, w) in &l.qkv {
-            ops.extend(self.matmul(
-                w,
-                MatmulArgs {
-                    x: &bufs.xn,
-                    y: &bufs.qkv,
-                    bias: l.qkv_bias.as_ref(),
-                    accumulate: false,
-                    last_only: false,
-                    columns: Some((qkv_cols, *column)),
-                },
-            ));
-        }
-        let rope = self.kernels.get(
-            self.gpu,
-            "rope_kv",
-            kernels::ROPE_KV,
-            &[],
-            None,
-            &[
-                Slot::Uniform,
-                Slot::Uniform,
-                Slot::Read,
-                Slot::Write,
-                Slot::Write,
-                Slot::Write,
-                Slot::Read,
-            ],
-        );
-        let layout = match c.rope_layout {
-            RopeLayout::Interleaved => 0,
-            RopeLayout::Neox => 1,
-        };
-        let hd = c.head_dim;
-        for part in &l.cache {
-            let params = uniform(
-                self.gpu,
-                "rope_kv",
-                &[
-                    c.n_heads as u32,
-                    c.n_kv_heads as u32,
-                    hd as u32,
-                    context as u32,
-                    layout,
-                    qkv_cols as u32,
-                    part.first as u32,
-                    part.slabs as u32,
-                ],
-            );
-            ops.push(Op::Dispatch(Dispatch {
-                bind: bind(
-                    self.gpu,
-                    &rope,
-                    &[
-                        self.step,
-                        &params,
-                        &bufs.rope,
-                        &bufs.qkv,
-                        &part.k,
-                        &part.v,
-                        &bufs.slots,
-                    ],
-                ),
-                kernel: rope.clone(),
-                x: ((c.n_heads + c.n_kv_heads) * hd / 2).div_ceil(64) as u32,
-                y: Rows::Tokens,
-            }));
-        }
-        // Query heads one workgroup serves (they share a kv head; attention.wgsl's vec4 over
-        // heads): up to 4, a kv head's heads taken that many at a time.
-        let per_kv = c.n_heads / c.n_kv_heads;
-        let group = per_kv.min(4);
-        let attention = self.kernels.get_sized(
-            self.gpu,
-            "attention",
-            kernels::ATTENTION,
-            &[],
-            None,
-            &[
-                Slot::Uniform,
-                Slot::Uniform,
-                Slot::Read,
-                // The cache: read_write only in declaration (see attention.wgsl).
-                Slot::Write,
-                Slot::Write,
-                Slot::Write,
-                Slot::Read,
-            ],
-            group as u32,
-        );
-        let scale = (1.0 / (hd as f64).sqrt()) as f32;
-        for part in &l.cache {
-            let params = uniform(
-                self.gpu,
-                "attention",
-                &[
-                    c.n_heads as u32,
-                    c.n_kv_heads as u32,
-                    hd as u32,
-                    context as u32,
-                    0,
-                    scale.to_bits(),
-                    qkv_cols as u32,
-                    part.first as u32,
-                    part.slabs as u32,
-                    0,
-                    0,
-                    0,
-                ],
-            );
-            ops.push(Op::Dispatch(Dispatch {
-                bind: bind(
-                    self.gpu,
-                    &attention,
-                    &[
-                        self.step,
-                        &params,
-                        &bufs.qkv,
-                        &part.k,
-                        &part.v,
-                        &bufs.att,
-                        &bufs.slots,
-                    ],
-                ),
-                kernel: attention.clone(),
-                x: (c.n_kv_heads * per_kv.div_ceil(group)) as u32,
-                y: Rows::Tokens,
-            }));
-        }
-        ops.extend(self.matmul(
-            &l.o,
-            MatmulArgs {
-                x: &bufs.att,
-                y: &bufs.x,
-                bias: None,
-                accumulate: true,
-                last_only: false,
-                columns: None,
-            },
-        ));
-        ops.push(self.rmsnorm(d, c.rms_eps, &l.ffn_norm, &bufs.x, &bufs.xn));
-        let slot_x = if self.cpu_chunk.is_some() {
-            Slot::Uniform
-        } else {
-            Slot::Read
-        };
-        let slots = [
-            Slot::Uniform,
-            Slot::Uniform,
-            Slot::Read,
-            Slot::Read,
-            Slot::Read,
-            Slot::Read,
-            slot_x,
-            Slot::Write,
-        ];
-        let (swiglu, x, rows_per_workgroup, tile) = match self.cpu_chunk {
-            Some(chunk) => (
-                self.kernels.get_sized(
-                    self.gpu,
-                    "matmul_swiglu_cpu",
-                    kernels::MATMUL_SWIGLU_CPU,
-                    &["gate", "up"],
-                    Some(l.gate.ty),
-                    &slots,
-                    (chunk * d / 4) as u32,
-                ),
-                uniform_x(&bufs.xn, chunk * d),
-                CPU_ROWS_PER_WORKGROUP,
-                4,
-            ),
-            None => (
-                self.kernels.get(
-                    self.gpu,
-                    "matmul_swiglu",
-                    kernels::MATMUL_SWIGLU,
-                    &["gate", "up"],
-                    Some(l.gate.ty),
-                    &slots,
-                ),
-                bufs.xn.as_entire_binding(),
-                self.kernels.rows_per_workgroup(),
-                8,
-            ),
-        };
-        let ff = c.intermediate_size;
-        // Same shape and type, so gate and up are split into the same row chunks.
-        for (g, u) in l.gate.chunks.iter().zip(&l.up.chunks) {
-            let params = uniform(
-                self.gpu,
-                "ffn",
-                &[g.rows as u32, d as u32, ff as u32, g.row0 as u32],
-            );
-            let buffers = [self.step, &params, &g.scales, &g.qs, &u.scales, &u.qs];
-            let mut resources: Vec<_> = buffers.iter().map(|b| b.as_entire_binding()).collect();
-            resources.extend([x.clone(), bufs.ffn.as_entire_binding()]);
-            ops.push(Op::Dispatch(Dispatch {
-                bind: bind_resources(self.gpu, &swiglu, resources),
-                kernel: swiglu.clone(),
-                x: g.rows.div_ceil(rows_per_workgroup) as u32,
-                y: Rows::Tiles(tile),
-            }));
-        }
-        ops.extend(self.matmul(
-            &l.down,
-            MatmulArgs {
-                x: &bufs.ffn,
-                y: &bufs.x,
-                bias: None,
-                accumulate: true,
-                last_only: false,
-                columns: None,
-            },
-        ));
-        ops
     }
 }
 
@@ -1709,10 +674,10 @@ impl Engine {
             }
         }
         let pick = match want {
-            Want::Argmax => Some(&self.argmax),
-            Want::AllArgmax => Some(&self.argmax_all),
-            Want::TopK(_) => Some(&self.top_k),
-            Want::AllTopK(_) => Some(&self.top_k_all),
+            Want::Argmax => Some(&self.sampling.argmax),
+            Want::AllArgmax => Some(&self.sampling.argmax_all),
+            Want::TopK(_) => Some(&self.sampling.top_k),
+            Want::AllTopK(_) => Some(&self.sampling.top_k_all),
             _ => None,
         };
         if let Want::TopK(k) | Want::AllTopK(k) = want {
@@ -1730,7 +695,7 @@ impl Engine {
                 let params = [count, self.config.vocab_size as u32, penalty.to_bits(), 0];
                 queue.write_buffer(&self.bufs.penalty_params, 0, bytemuck::cast_slice(&params));
                 queue.write_buffer(&self.bufs.penalties, 0, bytemuck::cast_slice(penalised));
-                Self::dispatch_groups(pass, &self.penalty, count.div_ceil(64), 1);
+                Self::dispatch_groups(pass, &self.sampling.penalty, count.div_ceil(64), 1);
             }
             Self::dispatch(pass, pick, n);
         }

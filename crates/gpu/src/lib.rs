@@ -8,9 +8,13 @@ pub mod context;
 pub mod engine;
 pub mod error;
 pub mod kernels;
+mod layout;
+mod plan;
+mod source;
 pub mod weights;
 
 pub use context::{AdapterSummary, Gpu};
-pub use engine::{DEFAULT_CONTEXT_CAP, Engine, EngineOptions, ForwardOutput, Source, Want};
+pub use engine::{DEFAULT_CONTEXT_CAP, Engine, EngineOptions, ForwardOutput, Want};
 pub use error::{GpuError, Result};
+pub use source::Source;
 pub use xlingo_sampling::{GenerateOptions, SamplingParams, StopReason};
