@@ -524,26 +524,19 @@ impl Builder<'_> {
             kernels::ROPE_KV,
             &[],
             None,
-            &[
-                Slot::Uniform,
-                Slot::Uniform,
-                Slot::Read,
-                Slot::Write,
-                Slot::Write,
-                Slot::Write,
-                Slot::Read,
-            ],
+            &KV_KERNEL_SLOTS,
         );
         let layout = match c.rope_layout {
             RopeLayout::Interleaved => 0,
             RopeLayout::Neox => 1,
         };
         let hd = c.head_dim;
-        for part in &l.cache {
-            let params = uniform(
-                self.gpu,
-                "rope_kv",
-                &[
+        ops.extend(self.per_cache_part(
+            &rope,
+            &l.cache,
+            ((c.n_heads + c.n_kv_heads) * hd / 2).div_ceil(64) as u32,
+            |part| {
+                vec![
                     c.n_heads as u32,
                     c.n_kv_heads as u32,
                     hd as u32,
@@ -552,27 +545,10 @@ impl Builder<'_> {
                     qkv_cols as u32,
                     part.first as u32,
                     part.slabs as u32,
-                ],
-            );
-            ops.push(Op::Dispatch(Dispatch {
-                bind: bind(
-                    self.gpu,
-                    &rope,
-                    &[
-                        self.step,
-                        &params,
-                        &bufs.rope,
-                        &bufs.qkv,
-                        &part.k,
-                        &part.v,
-                        &bufs.slots,
-                    ],
-                ),
-                kernel: rope.clone(),
-                x: ((c.n_heads + c.n_kv_heads) * hd / 2).div_ceil(64) as u32,
-                y: Rows::Tokens,
-            }));
-        }
+                ]
+            },
+            |part| [&bufs.rope, &bufs.qkv, &part.k, &part.v, &bufs.slots],
+        ));
         // Query heads one workgroup serves (they share a kv head; attention.wgsl's vec4 over
         // heads): up to 4, a kv head's heads taken that many at a time.
         let per_kv = c.n_heads / c.n_kv_heads;
@@ -583,24 +559,16 @@ impl Builder<'_> {
             kernels::ATTENTION,
             &[],
             None,
-            &[
-                Slot::Uniform,
-                Slot::Uniform,
-                Slot::Read,
-                // The cache: read_write only in declaration (see attention.wgsl).
-                Slot::Write,
-                Slot::Write,
-                Slot::Write,
-                Slot::Read,
-            ],
+            &KV_KERNEL_SLOTS,
             group as u32,
         );
         let scale = (1.0 / (hd as f64).sqrt()) as f32;
-        for part in &l.cache {
-            let params = uniform(
-                self.gpu,
-                "attention",
-                &[
+        ops.extend(self.per_cache_part(
+            &attention,
+            &l.cache,
+            (c.n_kv_heads * per_kv.div_ceil(group)) as u32,
+            |part| {
+                vec![
                     c.n_heads as u32,
                     c.n_kv_heads as u32,
                     hd as u32,
@@ -613,27 +581,10 @@ impl Builder<'_> {
                     0,
                     0,
                     0,
-                ],
-            );
-            ops.push(Op::Dispatch(Dispatch {
-                bind: bind(
-                    self.gpu,
-                    &attention,
-                    &[
-                        self.step,
-                        &params,
-                        &bufs.qkv,
-                        &part.k,
-                        &part.v,
-                        &bufs.att,
-                        &bufs.slots,
-                    ],
-                ),
-                kernel: attention.clone(),
-                x: (c.n_kv_heads * per_kv.div_ceil(group)) as u32,
-                y: Rows::Tokens,
-            }));
-        }
+                ]
+            },
+            |part| [&bufs.qkv, &part.k, &part.v, &bufs.att, &bufs.slots],
+        ));
         ops.extend(self.matmul(
             &l.o,
             MatmulArgs {
@@ -720,6 +671,48 @@ impl Builder<'_> {
             },
         ));
         ops
+    }
+}
+
+/// Bindings of rope_kv.wgsl and attention.wgsl: step, parameters, then five buffers of which
+/// the middle three are read_write (rope_kv writes qkv and the cache; attention declares the
+/// cache read_write only because the shared shaders/kv/ helpers also write).
+const KV_KERNEL_SLOTS: [Slot; 7] = [
+    Slot::Uniform,
+    Slot::Uniform,
+    Slot::Read,
+    Slot::Write,
+    Slot::Write,
+    Slot::Write,
+    Slot::Read,
+];
+
+impl Builder<'_> {
+    /// One dispatch of `kernel` (rope_kv or attention) per part of a layer's KV cache, over
+    /// (x, tokens) workgroups: `params(part)` are its uniform words, `buffers(part)` the five
+    /// bindings after the step and parameters.
+    fn per_cache_part<'b>(
+        &self,
+        kernel: &Arc<Kernel>,
+        cache: &'b [KvPart],
+        x: u32,
+        params: impl Fn(&KvPart) -> Vec<u32>,
+        buffers: impl Fn(&'b KvPart) -> [&'b wgpu::Buffer; 5],
+    ) -> Vec<Op> {
+        cache
+            .iter()
+            .map(|part| {
+                let params = uniform(self.gpu, kernel.name, &params(part));
+                let mut bound = vec![self.step, &params];
+                bound.extend(buffers(part));
+                Op::Dispatch(Dispatch {
+                    bind: bind(self.gpu, kernel, &bound),
+                    kernel: kernel.clone(),
+                    x,
+                    y: Rows::Tokens,
+                })
+            })
+            .collect()
     }
 }
 
