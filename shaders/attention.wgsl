@@ -18,11 +18,16 @@
 // a tile with maximum m' = max(m, max_tile s) rescales both by exp(m - m') and adds its own
 // terms; out = a / l. So no scores buffer exists ([heads, tokens, ctx] floats: a gigabyte at a
 // 128k context) and any context length fits; the tile's weights live in workgroup memory.
-// Launch: workgroup_size 64, one workgroup per (group of heads, token):
-// grid = (n_kv · ceil((n_heads / n_kv) / GROUP), tokens). Invocations stride over a tile's positions for the scores;
+// Split positions (flash-decoding): when a pass has too few (group, token) workgroups to fill
+// the device (decoding one token: SmolLM2 has 3), the engine splits each token's tiles into
+// `splits` consecutive ranges, one workgroup each (z); each writes its running maximum m, sum
+// l and weighted values a to `partials`, and attention_combine.wgsl adds them up. With
+// splits = 1 the output is written here.
+// Launch: workgroup_size 64, one workgroup per (group of heads, token, split):
+// grid = (n_kv · ceil((n_heads / n_kv) / GROUP), tokens, splits). Invocations stride over a tile's positions for the scores;
 // for the weighted sum of values, groups of head_dim / 4 invocations (4 dimensions each) take
 // every (64 / (head_dim / 4))-th position and add their partial sums at the end.
-struct Batch { n_tokens: u32, _a: u32, _b: u32, _c: u32 }
+struct Batch { n_tokens: u32, splits: u32, _b: u32, _c: u32 }
 struct Params {
     n_heads: u32, n_kv: u32, head_dim: u32, ctx: u32, _a: u32, scale: f32, stride: u32,
     first: u32, slabs: u32, _b: u32, _c: u32, _d: u32,
@@ -42,6 +47,8 @@ const LANES: u32 = 64u;
 @group(0) @binding(4) var<storage, read_write> cache_v: array<KV_VEC4>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<storage, read> slots: array<vec2<u32>>;
+// [tokens, workgroups along x, splits] × (m, l, a for 4 heads × head_dim / 4), when split.
+@group(0) @binding(7) var<storage, read_write> partials: array<vec4<f32>>;
 
 var<workgroup> qv: array<array<vec4<f32>, 64>, 4>; // [head of the group][head_dim / 4 ≤ 64]
 var<workgroup> red: array<vec4<f32>, 64>;
@@ -84,7 +91,11 @@ fn head_dots(i: u32, k: vec4<f32>) -> vec4<f32> {
 }
 
 @compute @workgroup_size(64)
-fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+fn main(
+    @builtin(local_invocation_index) li: u32,
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) grid: vec3<u32>,
+) {
     // Query heads of this workgroup: h0..h0 + heads, all of kv head `kv_head`.
     let per_kv = p.n_heads / p.n_kv;
     let groups = (per_kv + GROUP - 1u) / GROUP;
@@ -120,8 +131,13 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
     var a2 = vec4<f32>(0.0);
     var a3 = vec4<f32>(0.0);
     let row0 = (slab - p.first) * p.ctx;
-    for (var t0 = 0u; t0 < positions; t0 += TILE) {
-        let n = min(TILE, positions - t0);
+    // This workgroup's positions: split wg.z's share of the tiles.
+    let splits = max(batch.splits, 1u);
+    let tiles_per_split = ((positions + TILE - 1u) / TILE + splits - 1u) / splits;
+    let begin = min(wg.z * tiles_per_split * TILE, positions);
+    let end = min(begin + tiles_per_split * TILE, positions);
+    for (var t0 = begin; t0 < end; t0 += TILE) {
+        let n = min(TILE, end - t0);
         var tile_max = vec4<f32>(-3.0e38);
         for (var j = li; j < n; j += LANES) {
             let kb = (row0 + t0 + j) * d4;
@@ -177,18 +193,29 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
     partial[2][li] = a2;
     partial[3][li] = a3;
     workgroupBarrier();
-    if (li < d4) {
-        for (var g = 0u; g < heads; g++) {
-            var a = vec4<f32>(0.0);
-            for (var k = 0u; k < sets; k++) {
-                a += partial[g][k * d4 + li];
-            }
-            let o = (t * p.n_heads + h0 + g) * p.head_dim + 4u * li;
-            let v = a / l[g];
-            out[o] = v.x;
-            out[o + 1u] = v.y;
-            out[o + 2u] = v.z;
-            out[o + 3u] = v.w;
+    if (li >= d4) {
+        return;
+    }
+    // One split's (m, l, a) go to partials for attention_combine.wgsl.
+    let base = ((t * grid.x + wg.x) * splits + wg.z) * (2u + 4u * d4);
+    if (splits > 1u && li == 0u) {
+        partials[base] = m;
+        partials[base + 1u] = l;
+    }
+    for (var g = 0u; g < heads; g++) {
+        var a = vec4<f32>(0.0);
+        for (var k = 0u; k < sets; k++) {
+            a += partial[g][k * d4 + li];
         }
+        if (splits > 1u) {
+            partials[base + 2u + g * d4 + li] = a;
+            continue;
+        }
+        let o = (t * p.n_heads + h0 + g) * p.head_dim + 4u * li;
+        let v = a / l[g];
+        out[o] = v.x;
+        out[o + 1u] = v.y;
+        out[o + 2u] = v.z;
+        out[o + 3u] = v.w;
     }
 }

@@ -30,7 +30,10 @@ use crate::context::Gpu;
 use crate::error::{GpuError, Result};
 use crate::kernels::Kernels;
 use crate::layout::Shape;
-use crate::plan::{Buffers, Builder, Dispatch, Layer, Op, Rows, Sampling, f32_buffer};
+use crate::plan::{
+    ATTENTION_TILE, Buffers, Builder, Dispatch, Layer, Op, Rows, Sampling, attention_groups,
+    f32_buffer,
+};
 use crate::source::{Source, Uploader};
 use crate::weights::GpuMatrix;
 
@@ -66,6 +69,11 @@ pub struct EngineOptions {
     /// Keep keys and values in f16 (half the cache memory and attention reads, as llama.cpp
     /// does by default) instead of f32 (the default here: exact parity with the reference).
     pub kv_f16: bool,
+    /// Attention workgroups a forward pass aims for: a pass with fewer (decoding one token:
+    /// SmolLM2 has 3) splits each token's positions, in tiles of 256, over more workgroups
+    /// and adds the parts up (flash-decoding). Default: 8 on CPU adapters, 256 on GPUs; 1
+    /// never splits.
+    pub attention_workgroups: Option<usize>,
 }
 
 impl Default for EngineOptions {
@@ -79,6 +87,7 @@ impl Default for EngineOptions {
             cpu_kernels: true,
             sequences: 1,
             kv_f16: false,
+            attention_workgroups: None,
         }
     }
 }
@@ -151,6 +160,10 @@ pub struct Engine {
     head_last: Vec<Op>,
     head_all: Vec<Op>,
     sampling: Sampling,
+    /// Attention workgroups per token, and how many a pass aims for
+    /// ([`EngineOptions::attention_workgroups`]).
+    attention_per_token: usize,
+    attention_target: usize,
     /// The tokens whose keys and values sequence 0's cache holds (its length is the next
     /// position), so that a new prompt sharing a prefix with them (the next turn of a chat)
     /// skips that prefix.
@@ -227,7 +240,14 @@ impl Engine {
             vec![]
         };
         let sampling = b.sampling(&bufs, c.vocab_size);
+        let default_target = if gpu.device_type == wgpu::DeviceType::Cpu {
+            8
+        } else {
+            256
+        };
         Ok(Engine {
+            attention_per_token: attention_groups(c).1,
+            attention_target: options.attention_workgroups.unwrap_or(default_target),
             gpu: gpu.clone(),
             context: shape.context,
             chunk: shape.chunk,
@@ -588,21 +608,24 @@ impl Engine {
         queue.write_buffer(&self.bufs.tokens, 0, bytemuck::cast_slice(&tokens[..n]));
         let slots: Vec<[u32; 2]> = (0..n as u32).map(|p| [0, p]).collect();
         queue.write_buffer(&self.bufs.slots, 0, bytemuck::cast_slice(&slots));
+        let splits = self.attention_splits(&slots);
         queue.write_buffer(
             &self.bufs.step,
             0,
-            bytemuck::cast_slice(&[n as u32, 0, 0, 0]),
+            bytemuck::cast_slice(&[n as u32, splits, 0, 0]),
         );
         let mut times: Vec<(&'static str, f64, usize)> = Vec::new();
         for op in self.body.iter().chain(&self.head_last) {
-            let Op::Dispatch(d) = op else { continue };
+            let Some(d) = op.dispatch(splits) else {
+                continue;
+            };
             let started = std::time::Instant::now();
             let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
             {
                 let mut pass = encoder
                     .begin_compute_pass(&Default::default())
                     .forget_lifetime();
-                Self::dispatch(&mut pass, d, n as u32);
+                Self::dispatch(&mut pass, d, n as u32, splits);
             }
             queue.submit([encoder.finish()]);
             let _ = self.gpu.device.poll(wgpu::PollType::wait_indefinitely());
@@ -634,7 +657,8 @@ impl Engine {
         let queue = &self.gpu.queue;
         queue.write_buffer(&self.bufs.tokens, 0, bytemuck::cast_slice(tokens));
         queue.write_buffer(&self.bufs.slots, 0, bytemuck::cast_slice(slots));
-        queue.write_buffer(&self.bufs.step, 0, bytemuck::cast_slice(&[n, 0, 0, 0]));
+        let splits = self.attention_splits(slots);
+        queue.write_buffer(&self.bufs.step, 0, bytemuck::cast_slice(&[n, splits, 0, 0]));
         let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
         let head: &[Op] = match want {
             Want::Nothing => &[],
@@ -649,13 +673,16 @@ impl Engine {
         );
         for op in self.body.iter().chain(head) {
             match op {
-                Op::Dispatch(dispatch) => {
+                Op::Dispatch(_) | Op::Combine(_) => {
+                    let Some(dispatch) = op.dispatch(splits) else {
+                        continue;
+                    };
                     let pass = pass.get_or_insert_with(|| {
                         encoder
                             .begin_compute_pass(&Default::default())
                             .forget_lifetime()
                     });
-                    Self::dispatch(pass, dispatch, n);
+                    Self::dispatch(pass, dispatch, n, splits);
                 }
                 Op::Capture(slot) => {
                     let Some(hidden) = self.bufs.hidden.as_ref() else {
@@ -695,28 +722,45 @@ impl Engine {
                 let params = [count, self.config.vocab_size as u32, penalty.to_bits(), 0];
                 queue.write_buffer(&self.bufs.penalty_params, 0, bytemuck::cast_slice(&params));
                 queue.write_buffer(&self.bufs.penalties, 0, bytemuck::cast_slice(penalised));
-                Self::dispatch_groups(pass, &self.sampling.penalty, count.div_ceil(64), 1);
+                Self::dispatch_groups(pass, &self.sampling.penalty, [count.div_ceil(64), 1, 1]);
             }
-            Self::dispatch(pass, pick, n);
+            Self::dispatch(pass, pick, n, splits);
         }
         drop(pass);
         queue.submit([encoder.finish()]);
     }
 
-    fn dispatch(pass: &mut wgpu::ComputePass<'static>, d: &Dispatch, n_tokens: u32) {
-        let y = match d.y {
-            Rows::One => 1,
-            Rows::Tokens => n_tokens,
-            Rows::Tiles(t) => n_tokens.div_ceil(t),
+    fn dispatch(pass: &mut wgpu::ComputePass<'static>, d: &Dispatch, n_tokens: u32, splits: u32) {
+        let (y, z) = match d.y {
+            Rows::One => (1, 1),
+            Rows::Tokens => (n_tokens, 1),
+            Rows::Tiles(t) => (n_tokens.div_ceil(t), 1),
+            Rows::TokensAndSplits => (n_tokens, splits),
         };
-        Self::dispatch_groups(pass, d, d.x, y);
+        Self::dispatch_groups(pass, d, [d.x, y, z]);
     }
 
-    /// `d`'s kernel over an x × y grid of workgroups.
-    fn dispatch_groups(pass: &mut wgpu::ComputePass<'static>, d: &Dispatch, x: u32, y: u32) {
+    /// `d`'s kernel over an x × y × z grid of workgroups.
+    fn dispatch_groups(pass: &mut wgpu::ComputePass<'static>, d: &Dispatch, [x, y, z]: [u32; 3]) {
         pass.set_pipeline(&d.kernel.pipeline);
         pass.set_bind_group(0, &d.bind, &[]);
-        pass.dispatch_workgroups(x, y, 1);
+        pass.dispatch_workgroups(x, y, z);
+    }
+
+    /// Into how many ranges attention splits each token's positions in a pass over tokens at
+    /// `slots`: enough for the pass to have `attention_target` workgroups, at most one per
+    /// tile of the longest token's positions, and few enough that the partials fit their
+    /// buffer (splits × tokens ≤ chunk).
+    fn attention_splits(&self, slots: &[[u32; 2]]) -> u32 {
+        let tokens = slots.len().max(1);
+        let positions = slots.iter().map(|s| s[1] as usize + 1).max().unwrap_or(1);
+        let wanted = self
+            .attention_target
+            .div_ceil(tokens * self.attention_per_token);
+        wanted
+            .min(positions.div_ceil(ATTENTION_TILE))
+            .min(self.chunk / tokens)
+            .max(1) as u32
     }
 
     /// Generate after `prompt`, calling `on_token` with each new token (it returns false to

@@ -18,6 +18,7 @@ pub const EMBED: &str = include_str!("../../../shaders/embed.wgsl");
 pub const RMSNORM: &str = include_str!("../../../shaders/rmsnorm.wgsl");
 pub const ROPE_KV: &str = include_str!("../../../shaders/rope_kv.wgsl");
 pub const ATTENTION: &str = include_str!("../../../shaders/attention.wgsl");
+pub const ATTENTION_COMBINE: &str = include_str!("../../../shaders/attention_combine.wgsl");
 pub const ARGMAX: &str = include_str!("../../../shaders/argmax.wgsl");
 pub const TOPK: &str = include_str!("../../../shaders/topk.wgsl");
 pub const PENALTY: &str = include_str!("../../../shaders/penalty.wgsl");

@@ -8,6 +8,7 @@ use crate::context::Gpu;
 use crate::engine::{CANDIDATE_CAP, DEFAULT_CONTEXT_CAP, EngineOptions, PENALTY_CAP};
 use crate::error::{GpuError, Result};
 use crate::kernels::Kernels;
+use crate::plan::attention_partial_words;
 
 /// The sizes an engine is built with.
 pub(crate) struct Shape {
@@ -118,6 +119,7 @@ fn binding_chunk(
         ("hidden state", c.hidden_size),
         ("q, k and v", q_dim + 2 * c.n_kv_heads * c.head_dim),
         ("feed-forward activation", c.intermediate_size),
+        ("attention partials", attention_partial_words(c)),
     ];
     if every_row {
         rows.push(("logits", c.vocab_size));

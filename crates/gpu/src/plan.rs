@@ -15,13 +15,16 @@ use crate::layout::Shape;
 use crate::source::{Source, Uploader};
 use crate::weights::{self, GpuMatrix};
 
-/// How many workgroups a dispatch needs along y, given the chunk's token count.
+/// How many workgroups a dispatch needs along y (and z), given the pass's token count (and
+/// attention splits).
 #[derive(Clone, Copy)]
 pub(crate) enum Rows {
     One,
     Tokens,
     /// Tiles of this many tokens.
     Tiles(u32),
+    /// Tokens along y, the pass's attention splits along z (attention.wgsl).
+    TokensAndSplits,
 }
 
 pub(crate) struct Dispatch {
@@ -33,8 +36,39 @@ pub(crate) struct Dispatch {
 
 pub(crate) enum Op {
     Dispatch(Dispatch),
+    /// Dispatched only when the pass splits attention's positions (attention_combine.wgsl).
+    Combine(Dispatch),
     /// Copy the residual stream into hidden-state slot i.
     Capture(usize),
+}
+
+impl Op {
+    /// The dispatch this op makes in a pass with `splits` attention splits, if any.
+    pub(crate) fn dispatch(&self, splits: u32) -> Option<&Dispatch> {
+        match self {
+            Op::Dispatch(d) => Some(d),
+            Op::Combine(d) if splits > 1 => Some(d),
+            _ => None,
+        }
+    }
+}
+
+/// Tiles of positions of attention.wgsl (its TILE): the unit its positions are split in.
+pub(crate) const ATTENTION_TILE: usize = 256;
+
+/// Query heads one attention workgroup serves (they share a kv head; attention.wgsl's vec4
+/// over heads: up to 4, a kv head's heads taken that many at a time), and the workgroups a
+/// token needs.
+pub(crate) fn attention_groups(c: &ModelConfig) -> (usize, usize) {
+    let per_kv = c.n_heads / c.n_kv_heads;
+    let group = per_kv.min(4);
+    (group, c.n_kv_heads * per_kv.div_ceil(group))
+}
+
+/// f32 words of one token's attention partials (attention.wgsl, when split): per workgroup,
+/// m and l (a vec4 each) and a (4 heads × head_dim).
+pub(crate) fn attention_partial_words(c: &ModelConfig) -> usize {
+    attention_groups(c).1 * 4 * (2 + c.head_dim)
 }
 
 pub(crate) struct Buffers {
@@ -57,6 +91,9 @@ pub(crate) struct Buffers {
     pub(crate) topk_params: wgpu::Buffer,
     /// (sequence, position) of each token of the chunk, for rope_kv.wgsl and attention.wgsl.
     pub(crate) slots: wgpu::Buffer,
+    /// Attention's per-split partial results: a pass splits only while splits × tokens ≤
+    /// chunk, so a chunk's worth is enough.
+    pub(crate) partials: wgpu::Buffer,
     pub(crate) hidden: Option<wgpu::Buffer>,
     pub(crate) empty: wgpu::Buffer,
 }
@@ -95,6 +132,7 @@ impl Buffers {
             penalty_params: uniform(gpu, "penalty", &[0; 4]),
             topk_params: uniform(gpu, "top-k", &[vocab as u32, 1, CANDIDATE_CAP as u32, 0]),
             slots: f32s("slots", 2 * chunk)?,
+            partials: f32s("attention partials", chunk * attention_partial_words(c))?,
             hidden: if capture_hidden {
                 Some(f32s("hidden", (c.n_layers + 1) * chunk * d)?)
             } else {
@@ -117,6 +155,7 @@ impl Buffers {
             &self.rope,
             &self.candidates,
             &self.penalties,
+            &self.partials,
         ]
         .iter()
         .map(|b| b.size())
@@ -524,7 +563,7 @@ impl Builder<'_> {
             kernels::ROPE_KV,
             &[],
             None,
-            &KV_KERNEL_SLOTS,
+            &ROPE_KV_SLOTS,
         );
         let layout = match c.rope_layout {
             RopeLayout::Interleaved => 0,
@@ -534,7 +573,10 @@ impl Builder<'_> {
         ops.extend(self.per_cache_part(
             &rope,
             &l.cache,
-            ((c.n_heads + c.n_kv_heads) * hd / 2).div_ceil(64) as u32,
+            (
+                ((c.n_heads + c.n_kv_heads) * hd / 2).div_ceil(64) as u32,
+                Rows::Tokens,
+            ),
             |part| {
                 vec![
                     c.n_heads as u32,
@@ -547,26 +589,23 @@ impl Builder<'_> {
                     part.slabs as u32,
                 ]
             },
-            |part| [&bufs.rope, &bufs.qkv, &part.k, &part.v, &bufs.slots],
+            |part| vec![&bufs.rope, &bufs.qkv, &part.k, &part.v, &bufs.slots],
         ));
-        // Query heads one workgroup serves (they share a kv head; attention.wgsl's vec4 over
-        // heads): up to 4, a kv head's heads taken that many at a time.
-        let per_kv = c.n_heads / c.n_kv_heads;
-        let group = per_kv.min(4);
+        let (group, workgroups) = attention_groups(c);
         let attention = self.kernels.get_sized(
             self.gpu,
             "attention",
             kernels::ATTENTION,
             &[],
             None,
-            &KV_KERNEL_SLOTS,
+            &ATTENTION_SLOTS,
             group as u32,
         );
         let scale = (1.0 / (hd as f64).sqrt()) as f32;
         ops.extend(self.per_cache_part(
             &attention,
             &l.cache,
-            (c.n_kv_heads * per_kv.div_ceil(group)) as u32,
+            (workgroups as u32, Rows::TokensAndSplits),
             |part| {
                 vec![
                     c.n_heads as u32,
@@ -583,8 +622,41 @@ impl Builder<'_> {
                     0,
                 ]
             },
-            |part| [&bufs.qkv, &part.k, &part.v, &bufs.att, &bufs.slots],
+            |part| {
+                vec![
+                    &bufs.qkv,
+                    &part.k,
+                    &part.v,
+                    &bufs.att,
+                    &bufs.slots,
+                    &bufs.partials,
+                ]
+            },
         ));
+        let combine = self.kernels.get_sized(
+            self.gpu,
+            "attention_combine",
+            kernels::ATTENTION_COMBINE,
+            &[],
+            None,
+            &[Slot::Uniform, Slot::Uniform, Slot::Read, Slot::Write],
+            group as u32,
+        );
+        let params = uniform(
+            self.gpu,
+            "attention_combine",
+            &[c.n_heads as u32, c.n_kv_heads as u32, hd as u32, 0],
+        );
+        ops.push(Op::Combine(Dispatch {
+            bind: bind(
+                self.gpu,
+                &combine,
+                &[self.step, &params, &bufs.partials, &bufs.att],
+            ),
+            kernel: combine,
+            x: workgroups as u32,
+            y: Rows::Tokens,
+        }));
         ops.extend(self.matmul(
             &l.o,
             MatmulArgs {
@@ -674,10 +746,9 @@ impl Builder<'_> {
     }
 }
 
-/// Bindings of rope_kv.wgsl and attention.wgsl: step, parameters, then five buffers of which
-/// the middle three are read_write (rope_kv writes qkv and the cache; attention declares the
-/// cache read_write only because the shared shaders/kv/ helpers also write).
-const KV_KERNEL_SLOTS: [Slot; 7] = [
+/// Bindings of rope_kv.wgsl: step, parameters, cos/sin, then q, k and v, the keys and the
+/// values written, and the slots.
+const ROPE_KV_SLOTS: [Slot; 7] = [
     Slot::Uniform,
     Slot::Uniform,
     Slot::Read,
@@ -687,17 +758,31 @@ const KV_KERNEL_SLOTS: [Slot; 7] = [
     Slot::Read,
 ];
 
+/// Bindings of attention.wgsl: step, parameters, q, the keys and values (read_write only
+/// because the shaders/kv/ helpers they share with rope_kv also write), the output, the
+/// slots and the split partials.
+const ATTENTION_SLOTS: [Slot; 8] = [
+    Slot::Uniform,
+    Slot::Uniform,
+    Slot::Read,
+    Slot::Write,
+    Slot::Write,
+    Slot::Write,
+    Slot::Read,
+    Slot::Write,
+];
+
 impl Builder<'_> {
     /// One dispatch of `kernel` (rope_kv or attention) per part of a layer's KV cache, over
-    /// (x, tokens) workgroups: `params(part)` are its uniform words, `buffers(part)` the five
-    /// bindings after the step and parameters.
+    /// the (x, y) workgroups of `grid`: `params(part)` are its uniform words, `buffers(part)`
+    /// the bindings after the step and parameters.
     fn per_cache_part<'b>(
         &self,
         kernel: &Arc<Kernel>,
         cache: &'b [KvPart],
-        x: u32,
+        (x, y): (u32, Rows),
         params: impl Fn(&KvPart) -> Vec<u32>,
-        buffers: impl Fn(&'b KvPart) -> [&'b wgpu::Buffer; 5],
+        buffers: impl Fn(&'b KvPart) -> Vec<&'b wgpu::Buffer>,
     ) -> Vec<Op> {
         cache
             .iter()
@@ -709,7 +794,7 @@ impl Builder<'_> {
                     bind: bind(self.gpu, kernel, &bound),
                     kernel: kernel.clone(),
                     x,
-                    y: Rows::Tokens,
+                    y,
                 })
             })
             .collect()

@@ -189,7 +189,10 @@ fn attention_over_several_tiles_and_head_groups_matches_the_reference() {
     // prefilled in chunks and then decoded through the cache. One workgroup serves up to 4
     // query heads of a kv head (a kernel compiled for each group size): (query heads, kv
     // heads) = (4, 4) one each, (4, 2) two, (6, 2) three, (8, 1) four in each of two
-    // workgroups, (10, 2) 4 + 1 and (14, 2) 4 + 3 (Qwen2.5-0.5B's shape) a kv head.
+    // workgroups, (10, 2) 4 + 1 and (14, 2) 4 + 3 (Qwen2.5-0.5B's shape) a kv head. Each
+    // with positions never split across workgroups and split as far as they go
+    // (flash-decoding: one split per tile, so 3 for the decoded tokens and the last prefill
+    // chunk's 21 tokens, added up by attention_combine.wgsl).
     let gpu = gpu();
     for (n_heads, n_kv_heads) in [(4, 4), (4, 2), (6, 2), (8, 1), (10, 2), (14, 2)] {
         let mut config = tiny_config("qwen2");
@@ -200,18 +203,23 @@ fn attention_over_several_tiles_and_head_groups_matches_the_reference() {
         let gguf = tiny_gguf(&config, GgmlType::F32);
         let prompt: Vec<u32> = (0..600u32).map(|i| (i * 37 + 11) % 96).collect();
         let (want, _) = reference(&gguf, &prompt);
-        let options = EngineOptions {
-            all_logits: true,
-            ..Default::default()
-        };
-        let mut e = engine(&gpu, &gguf, options);
-        let got = prefill_then_decode(&mut e, &prompt, prompt.len() - 3);
-        assert_eq!(got.len(), prompt.len() * config.vocab_size);
-        let diff = max_abs_diff(&got, &want);
-        assert!(
-            diff < TOLERANCE,
-            "{n_heads} heads, {n_kv_heads} kv heads: max |logit diff| {diff} over 600 positions"
-        );
+        for attention_workgroups in [1, 1000] {
+            let options = EngineOptions {
+                all_logits: true,
+                prefill_chunk: 64,
+                attention_workgroups: Some(attention_workgroups),
+                ..Default::default()
+            };
+            let mut e = engine(&gpu, &gguf, options);
+            assert_eq!(e.prefill_chunk(), 64);
+            let got = prefill_then_decode(&mut e, &prompt, prompt.len() - 3);
+            assert_eq!(got.len(), prompt.len() * config.vocab_size);
+            let diff = max_abs_diff(&got, &want);
+            assert!(
+                diff < TOLERANCE,
+                "{n_heads} heads, {n_kv_heads} kv heads, aiming at {attention_workgroups} workgroups: max |logit diff| {diff} over 600 positions"
+            );
+        }
     }
 }
 
