@@ -475,12 +475,14 @@ fn a_kv_cache_larger_than_a_binding_is_split_with_the_same_results() {
     // 2.5 slabs holds 2, so every layer's cache is 3 parts, the batch's sequences sit in
     // different parts, and the shared prefix is copied from one part into others. A binding
     // that small also lowers the prefill chunk (a chunk's 8 KiB rows of penalised tokens must
-    // fit it). The tokens are those of the same engine with one binding per cache.
+    // fit it). Prompts of ~300 tokens make attention split each decoded token's positions
+    // (two tiles) in every part. The tokens are those of the same engine with one binding per
+    // cache and attention never split.
     let gpu = gpu();
     let prefix = [3u32, 14, 15, 92, 65];
-    let prompts: Vec<Vec<u32>> = (0..5)
+    let prompts: Vec<Vec<u32>> = (0..5u32)
         .map(|i| {
-            let tail = PROMPT[i..].iter().map(|&t| (t + 13 * i as u32) % 96);
+            let tail = (0..290 + 7 * i).map(|j| (j * 31 + 13 * i) % 96);
             prefix.iter().copied().chain(tail).collect()
         })
         .collect();
@@ -488,16 +490,17 @@ fn a_kv_cache_larger_than_a_binding_is_split_with_the_same_results() {
     let config = tiny_config("qwen2");
     let gguf = tiny_gguf(&config, GgmlType::Q8_0);
     for kv_f16 in [false, true] {
-        let slab = 128 * config.head_dim as u64 * if kv_f16 { 2 } else { 4 };
-        let options = |binding_limit, prefill_chunk| EngineOptions {
-            context: Some(128),
+        let slab = 640 * config.head_dim as u64 * if kv_f16 { 2 } else { 4 };
+        let options = |binding_limit, prefill_chunk, attention_workgroups| EngineOptions {
+            context: Some(640),
             kv_f16,
             sequences: 3,
             binding_limit,
             prefill_chunk,
+            attention_workgroups: Some(attention_workgroups),
             ..Default::default()
         };
-        let mut split = engine(&gpu, &gguf, options(Some(slab * 5 / 2), 4));
+        let mut split = engine(&gpu, &gguf, options(Some(slab * 5 / 2), 64, 1000));
         let chunk = split.prefill_chunk();
         assert_eq!(chunk, (slab * 5 / 2 / 8192) as usize, "f16 cache {kv_f16}");
         let notes = split.notes().join("\n");
@@ -509,7 +512,7 @@ fn a_kv_cache_larger_than_a_binding_is_split_with_the_same_results() {
             notes.contains(&format!("read {chunk} tokens at a time")),
             "{notes}"
         );
-        let mut whole = engine(&gpu, &gguf, options(None, chunk));
+        let mut whole = engine(&gpu, &gguf, options(None, chunk, 1));
         assert!(whole.notes().is_empty(), "{:?}", whole.notes());
         assert_eq!(split.kv_cache_bytes(), whole.kv_cache_bytes());
         for generate in [&greedy, &sampled] {
