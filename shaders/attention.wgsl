@@ -97,11 +97,10 @@ fn main(
     @builtin(num_workgroups) grid: vec3<u32>,
 ) {
     // Query heads of this workgroup: h0..h0 + heads, all of kv head `kv_head`.
-    let per_kv = p.n_heads / p.n_kv;
-    let groups = (per_kv + GROUP - 1u) / GROUP;
-    let kv_head = wg.x / groups;
-    let h0 = kv_head * per_kv + (wg.x % groups) * GROUP;
-    let heads = min(GROUP, (kv_head + 1u) * per_kv - h0);
+    let hg = head_group(wg.x, p.n_heads, p.n_kv);
+    let kv_head = hg.x;
+    let h0 = hg.y;
+    let heads = hg.z;
     let t = wg.y;
     let seq = slots[t].x;
     let positions = slots[t].y + 1u;

@@ -29,11 +29,9 @@ fn main(
     if (li >= d4 || t >= batch.n_tokens) {
         return;
     }
-    let per_kv = p.n_heads / p.n_kv;
-    let groups = (per_kv + GROUP - 1u) / GROUP;
-    let kv_head = wg.x / groups;
-    let h0 = kv_head * per_kv + (wg.x % groups) * GROUP;
-    let heads = min(GROUP, (kv_head + 1u) * per_kv - h0);
+    let hg = head_group(wg.x, p.n_heads, p.n_kv);
+    let h0 = hg.y;
+    let heads = hg.z;
     let splits = batch.splits;
     let stride = 2u + 4u * d4;
     let base = (t * grid.x + wg.x) * splits * stride;

@@ -40,6 +40,10 @@ const KV_F16_NATIVE: (&str, &str) = (
     "vec4<f16>",
 );
 
+/// `head_group` of attention.wgsl and attention_combine.wgsl: which query heads a workgroup
+/// serves.
+const HEAD_GROUP_HELPER: &str = include_str!("../../../shaders/heads/group.wgsl");
+
 const K_BLOCKS: &str = include_str!("../../../shaders/quant/k_blocks.wgsl");
 const Q5_BITS: &str = include_str!("../../../shaders/quant/q5_bits.wgsl");
 
@@ -167,6 +171,10 @@ impl Kernels {
                     } else {
                         X_PLAIN
                     });
+                    code.push('\n');
+                }
+                if source.contains("head_group(") {
+                    code.push_str(HEAD_GROUP_HELPER);
                     code.push('\n');
                 }
                 let mut source = source
