@@ -24,9 +24,10 @@
 // l and weighted values a to `partials`, and attention_combine.wgsl adds them up. With
 // splits = 1 the output is written here.
 // Launch: workgroup_size 64, one workgroup per (group of heads, token, split):
-// grid = (n_kv · ceil((n_heads / n_kv) / GROUP), tokens, splits). Invocations stride over a tile's positions for the scores;
-// for the weighted sum of values, groups of head_dim / 4 invocations (4 dimensions each) take
-// every (64 / (head_dim / 4))-th position and add their partial sums at the end.
+// grid = (n_kv · ceil((n_heads / n_kv) / GROUP), tokens, splits). Invocations stride over a
+// tile's positions for the scores; for the weighted sum of values, groups of head_dim / 4
+// invocations (4 dimensions each) take every (64 / (head_dim / 4))-th position and add their
+// partial sums at the end.
 struct Batch { n_tokens: u32, splits: u32, _b: u32, _c: u32 }
 struct Params {
     n_heads: u32, n_kv: u32, head_dim: u32, ctx: u32, _a: u32, scale: f32, stride: u32,
@@ -112,7 +113,7 @@ fn main(
     let d4 = p.head_dim / 4u;
     for (var i = li; i < d4; i += LANES) {
         let q = (t * p.stride + h0 * p.head_dim) / 4u + i;
-        for (var g = 0u; g < 4u; g++) {
+        for (var g = 0u; g < GROUP; g++) {
             qv[g][i] = select(vec4<f32>(0.0), qkv[q + g * d4], g < heads);
         }
     }

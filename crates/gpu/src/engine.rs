@@ -160,9 +160,7 @@ pub struct Engine {
     head_last: Vec<Op>,
     head_all: Vec<Op>,
     sampling: Sampling,
-    /// Attention workgroups per token, and how many a pass aims for
-    /// ([`EngineOptions::attention_workgroups`]).
-    attention_per_token: usize,
+    /// Attention workgroups a pass aims for ([`EngineOptions::attention_workgroups`]).
     attention_target: usize,
     /// The tokens whose keys and values sequence 0's cache holds (its length is the next
     /// position), so that a new prompt sharing a prefix with them (the next turn of a chat)
@@ -246,7 +244,6 @@ impl Engine {
             256
         };
         Ok(Engine {
-            attention_per_token: attention_groups(c).1,
             attention_target: options.attention_workgroups.unwrap_or(default_target),
             gpu: gpu.clone(),
             context: shape.context,
@@ -756,7 +753,7 @@ impl Engine {
         let positions = slots.iter().map(|s| s[1] as usize + 1).max().unwrap_or(1);
         let wanted = self
             .attention_target
-            .div_ceil(tokens * self.attention_per_token);
+            .div_ceil(tokens * attention_groups(&self.config).1);
         wanted
             .min(positions.div_ceil(ATTENTION_TILE))
             .min(self.chunk / tokens)
