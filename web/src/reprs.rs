@@ -92,9 +92,12 @@ pub async fn compute(
     request: Request,
     on_progress: impl Fn(usize, usize),
 ) -> (Box<Engine>, Result<Rc<Computed>, String>) {
-    engine.set_capture_hidden(true);
+    if let Err(e) = engine.set_capture_hidden(true) {
+        return (engine, Err(e.to_string()));
+    }
     let pooled = pool_all(&mut engine, &tokenizer, &request, on_progress).await;
-    engine.set_capture_hidden(false);
+    // Switching capture off only frees its buffer: it cannot fail.
+    engine.set_capture_hidden(false).ok();
     engine.reset();
     let result = pooled.and_then(|(mean, last)| analyse(&model, &request, &mean, &last));
     (engine, result.map(Rc::new))

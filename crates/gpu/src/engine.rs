@@ -149,6 +149,8 @@ pub struct Engine {
     config: ModelConfig,
     context: usize,
     chunk: usize,
+    /// The most bytes one binding holds here ([`EngineOptions::binding_limit`] or the device's).
+    binding_limit: u64,
     options: EngineOptions,
     bufs: Buffers,
     // Kept alive for the bind groups that reference them.
@@ -248,6 +250,7 @@ impl Engine {
             gpu: gpu.clone(),
             context: shape.context,
             chunk: shape.chunk,
+            binding_limit: shape.limit,
             lengths: vec![0; shape.sequences],
             buffer_bytes: bufs.bytes() + kv_bytes,
             config,
@@ -397,11 +400,22 @@ impl Engine {
     /// [`ForwardOutput::hidden`]) on or off for the following forward passes. Its buffer,
     /// (layers + 1) × prefill chunk × hidden size floats, exists only while capture is on, so a
     /// chat engine can serve a representation analysis with the weights it already holds.
-    pub fn set_capture_hidden(&mut self, on: bool) {
+    /// Errs, leaving capture off, when that buffer is more than one binding holds (an engine
+    /// made with `capture_hidden` on reads prompts in chunks small enough for it).
+    pub fn set_capture_hidden(&mut self, on: bool) -> Result<()> {
         let c = &self.config;
         match (on, &self.bufs.hidden) {
             (true, None) => {
                 let size = ((c.n_layers + 1) * self.chunk * c.hidden_size * 4) as u64;
+                if size > self.binding_limit {
+                    return Err(GpuError::Invalid(format!(
+                        "capturing hidden states takes (layers + 1) × prefill chunk × hidden size = {} × {} × {} floats ({size} bytes) in one binding, more than this device can bind ({} bytes): make the engine with capture_hidden on (prompts are then read in smaller chunks) or with a smaller prefill_chunk",
+                        c.n_layers + 1,
+                        self.chunk,
+                        c.hidden_size,
+                        self.binding_limit
+                    )));
+                }
                 let buffer = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
                     label: Some("hidden"),
                     size,
@@ -420,6 +434,7 @@ impl Engine {
             _ => {}
         }
         self.options.capture_hidden = on;
+        Ok(())
     }
 
     /// Run `tokens` after what the cache holds, in chunks of at most `prefill_chunk`.

@@ -423,7 +423,7 @@ fn hidden_state_capture_switches_on_and_off_without_changing_logits() {
     let off = run(&mut e);
     assert!(off.hidden.is_empty());
     let bytes_off = e.gpu_buffer_bytes();
-    e.set_capture_hidden(true);
+    e.set_capture_hidden(true).unwrap();
     let on = run(&mut e);
     assert_eq!(on.logits, off.logits, "capture does not change the logits");
     assert_eq!(on.hidden.len(), config.n_layers + 1);
@@ -432,11 +432,62 @@ fn hidden_state_capture_switches_on_and_off_without_changing_logits() {
     }
     let extra = ((config.n_layers + 1) * 4 * config.hidden_size * 4) as u64;
     assert_eq!(e.gpu_buffer_bytes(), bytes_off + extra);
-    e.set_capture_hidden(false);
+    e.set_capture_hidden(false).unwrap();
     let again = run(&mut e);
     assert!(again.hidden.is_empty());
     assert_eq!(again.logits, off.logits);
     assert_eq!(e.gpu_buffer_bytes(), bytes_off);
+}
+
+#[test]
+fn hidden_state_capture_larger_than_a_binding_is_refused_later_and_fitted_when_asked_up_front() {
+    let gpu = gpu();
+    let config = tiny_config("llama");
+    let gguf = tiny_gguf(&config, GgmlType::Q8_0);
+    let (_, want) = reference(&gguf, &PROMPT);
+    // 14 tokens' attention partials (144 floats each, the widest row) fit 8 KiB; their
+    // captured states ((2 layers + 1) × 64 floats each, 10752 bytes) do not. (32 positions: a kv head's cache
+    // for them, 2 KiB, fits too.)
+    let options = EngineOptions {
+        context: Some(32),
+        prefill_chunk: 14,
+        binding_limit: Some(8192),
+        ..Default::default()
+    };
+    let mut late = engine(&gpu, &gguf, options.clone());
+    let bytes = late.gpu_buffer_bytes();
+    let err = late.set_capture_hidden(true).unwrap_err().to_string();
+    assert!(
+        err.contains("capturing hidden states")
+            && err.contains("10752 bytes")
+            && err.contains("(8192 bytes)"),
+        "{err}"
+    );
+    assert_eq!(late.gpu_buffer_bytes(), bytes, "nothing allocated");
+    let out = pollster::block_on(late.forward(&PROMPT, Want::Nothing)).unwrap();
+    assert!(out.hidden.is_empty(), "capture stays off");
+
+    let mut early = engine(
+        &gpu,
+        &gguf,
+        EngineOptions {
+            capture_hidden: true,
+            ..options
+        },
+    );
+    let notes = early.notes().join("\n");
+    assert!(
+        notes.contains("prompts are read 10 tokens at a time"),
+        "{notes}"
+    );
+    let got = pollster::block_on(early.forward(&PROMPT, Want::Nothing))
+        .unwrap()
+        .hidden;
+    assert_eq!(got.len(), config.n_layers + 1);
+    for (layer, (g, w)) in got.iter().zip(&want).enumerate() {
+        let diff = max_abs_diff(g, w);
+        assert!(diff < TOLERANCE, "hidden state {layer}: {diff}");
+    }
 }
 
 #[test]
