@@ -51,6 +51,16 @@ fn reference(gguf: &Gguf, ids: &[u32]) -> (Vec<f32>, Vec<Vec<f32>>) {
     (out.logits.into_data().try_to_vec::<f32>().unwrap(), hidden)
 }
 
+/// The residual stream after the embedding and after each of `n_layers` layers, as the
+/// reference records it.
+fn assert_hidden_states(got: &[Vec<f32>], want: &[Vec<f32>], n_layers: usize) {
+    assert_eq!(got.len(), n_layers + 1);
+    for (layer, (g, w)) in got.iter().zip(want).enumerate() {
+        let diff = max_abs_diff(g, w);
+        assert!(diff < TOLERANCE, "hidden state {layer}: {diff}");
+    }
+}
+
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter()
@@ -398,11 +408,7 @@ fn hidden_states_match_the_reference_layer_by_layer() {
     let got = pollster::block_on(e.forward(&PROMPT, Want::Nothing))
         .unwrap()
         .hidden;
-    assert_eq!(got.len(), config.n_layers + 1);
-    for (layer, (g, w)) in got.iter().zip(&want).enumerate() {
-        let diff = max_abs_diff(g, w);
-        assert!(diff < TOLERANCE, "hidden state {layer}: {diff}");
-    }
+    assert_hidden_states(&got, &want, config.n_layers);
 }
 
 #[test]
@@ -426,10 +432,7 @@ fn hidden_state_capture_switches_on_and_off_without_changing_logits() {
     e.set_capture_hidden(true).unwrap();
     let on = run(&mut e);
     assert_eq!(on.logits, off.logits, "capture does not change the logits");
-    assert_eq!(on.hidden.len(), config.n_layers + 1);
-    for (layer, (g, w)) in on.hidden.iter().zip(&want).enumerate() {
-        assert!(max_abs_diff(g, w) < TOLERANCE, "hidden state {layer}");
-    }
+    assert_hidden_states(&on.hidden, &want, config.n_layers);
     let extra = ((config.n_layers + 1) * 4 * config.hidden_size * 4) as u64;
     assert_eq!(e.gpu_buffer_bytes(), bytes_off + extra);
     e.set_capture_hidden(false).unwrap();
@@ -446,8 +449,8 @@ fn hidden_state_capture_larger_than_a_binding_is_refused_later_and_fitted_when_a
     let gguf = tiny_gguf(&config, GgmlType::Q8_0);
     let (_, want) = reference(&gguf, &PROMPT);
     // 14 tokens' attention partials (144 floats each, the widest row) fit 8 KiB; their
-    // captured states ((2 layers + 1) × 64 floats each, 10752 bytes) do not. (32 positions: a kv head's cache
-    // for them, 2 KiB, fits too.)
+    // captured states ((2 layers + 1) × 64 floats each, 10752 bytes) do not. (With 32
+    // positions a kv head's cache, 2 KiB, fits too.)
     let options = EngineOptions {
         context: Some(32),
         prefill_chunk: 14,
@@ -483,11 +486,7 @@ fn hidden_state_capture_larger_than_a_binding_is_refused_later_and_fitted_when_a
     let got = pollster::block_on(early.forward(&PROMPT, Want::Nothing))
         .unwrap()
         .hidden;
-    assert_eq!(got.len(), config.n_layers + 1);
-    for (layer, (g, w)) in got.iter().zip(&want).enumerate() {
-        let diff = max_abs_diff(g, w);
-        assert!(diff < TOLERANCE, "hidden state {layer}: {diff}");
-    }
+    assert_hidden_states(&got, &want, config.n_layers);
 }
 
 #[test]
